@@ -1,0 +1,202 @@
+"""Mask outputs: the run-length submission CSV, `.npz` mask files and the per-frame table.
+
+The CSV format is the course leaderboard's (see FORMATS.md): header `id,value`, one row per run
+of True values in `mask.flatten()` (C order, frame index fastest), `id` = `NAME_j`,
+`value` = `"[start, length]"` with a 0-based start.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from mvcore.errors import InputError
+
+_ID = re.compile(r"^(.+)_(\d+)$")
+_RUN = re.compile(r"^\[\s*(\d+)\s*,\s*(\d+)\s*\]$")
+
+
+def encode_runs(mask: np.ndarray) -> list[tuple[int, int]]:
+    """Runs of True in `mask.flatten()` (C order) as [(start, length)], start 0-based.
+
+    mask: bool (H, W, T) (any shape works; 0/1 values are read as bool).
+    """
+    flat = np.ascontiguousarray(mask, dtype=bool).reshape(-1).view(np.int8)
+    padded = np.zeros(flat.size + 2, dtype=np.int8)
+    padded[1:-1] = flat
+    edges = np.flatnonzero(np.diff(padded) != 0)  # alternating run starts and run ends
+    starts, ends = edges[0::2], edges[1::2]
+    return list(zip(starts.tolist(), (ends - starts).tolist()))
+
+
+def decode_runs(runs, shape) -> np.ndarray:
+    """Inverse of `encode_runs`: bool array of `shape` (H, W, T) with the runs set True.
+
+    runs: iterable of (start, length), start 0-based in the C-order flattening.
+    Raises InputError when a run has a negative start, a length below 1, or ends past the array.
+    """
+    size = int(np.prod(shape))
+    table = np.asarray(list(runs), dtype=np.int64).reshape(-1, 2)
+    starts, lengths = table[:, 0], table[:, 1]
+    bad = (starts < 0) | (lengths < 1) | (starts + lengths > size)
+    if bad.any():
+        start, length = table[np.flatnonzero(bad)[0]]
+        raise InputError(f"run [{start}, {length}] does not fit an array of shape {tuple(shape)}")
+    flat = np.zeros(size, dtype=bool)
+    flat[_run_indices(starts, lengths)] = True
+    return flat.reshape(shape)
+
+
+def _run_indices(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """Every flat index covered by the runs, int64 (sum(lengths),), without a Python loop."""
+    offsets = np.cumsum(lengths) - lengths
+    return np.arange(int(lengths.sum()), dtype=np.int64) + np.repeat(starts - offsets, lengths)
+
+
+def write_submission_csv(masks: dict[str, np.ndarray], path) -> None:
+    """Write the leaderboard CSV: videos in the dict's order, no rows for an empty mask.
+
+    masks: name -> bool (H, W, T).
+    """
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(["id", "value"])
+        for name, mask in masks.items():
+            _check_mask_array(f"video {name}", mask)
+            writer.writerows(
+                (f"{name}_{j}", f"[{start}, {length}]")
+                for j, (start, length) in enumerate(encode_runs(mask))
+            )
+
+
+def read_submission_csv(path, shapes: dict[str, tuple[int, int, int]]) -> dict[str, np.ndarray]:
+    """Read a leaderboard CSV back into masks, given each video's shape (H, W, T).
+
+    Returns name -> bool (H, W, T) for every name in `shapes` (all False when it has no rows).
+    Raises InputError naming the file and line for a bad header or row, an unknown video, or a
+    run outside its video.
+    """
+    runs: dict[str, list[tuple[int, int]]] = {name: [] for name in shapes}
+    sizes = {name: int(np.prod(shape)) for name, shape in shapes.items()}
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as f:
+            reader = csv.reader(f)
+            header = next(reader, None)
+            if header != ["id", "value"]:
+                raise InputError(f"{path}: line 1: header must be 'id,value', found {header}")
+            for row in reader:
+                name, run = _parse_row(row, sizes, f"{path}: line {reader.line_num}")
+                runs[name].append(run)
+    except OSError as err:
+        raise InputError(f"{path}: cannot read ({err.strerror or err})") from err
+    except (UnicodeDecodeError, csv.Error) as err:
+        raise InputError(f"{path}: not a CSV text file ({err})") from err
+    return {name: decode_runs(runs[name], shape) for name, shape in shapes.items()}
+
+
+def _parse_row(row: list[str], sizes: dict[str, int], where: str) -> tuple[str, tuple[int, int]]:
+    """One CSV row -> (video name, (start, length)), checked against the video's size."""
+    if len(row) != 2:
+        raise InputError(f"{where}: expected 2 fields (id,value), found {len(row)}")
+    id_match, run_match = _ID.match(row[0]), _RUN.match(row[1].strip())
+    if id_match is None:
+        raise InputError(f"{where}: id {row[0]!r} is not NAME_j")
+    if run_match is None:
+        raise InputError(f"{where}: value {row[1]!r} is not '[start, length]'")
+    name = id_match.group(1)
+    if name not in sizes:
+        raise InputError(f"{where}: unknown video {name!r}")
+    start, length = int(run_match.group(1)), int(run_match.group(2))
+    if length < 1 or start + length > sizes[name]:
+        raise InputError(
+            f"{where}: run [{start}, {length}] outside video {name} ({sizes[name]} pixels)"
+        )
+    return name, (start, length)
+
+
+def write_masks_npz(masks: dict[str, np.ndarray], path) -> None:
+    """Save masks with `np.savez_compressed`, one bool (H, W, T) array per video name.
+
+    The file is written at `path` exactly (numpy would otherwise append `.npz`).
+    """
+    arrays = {}
+    for name, mask in masks.items():
+        _check_mask_array(f"video {name}", mask)
+        arrays[name] = np.asarray(mask, dtype=bool)
+    with open(path, "wb") as f:
+        np.savez_compressed(f, **arrays)
+
+
+def read_masks_npz(path) -> dict[str, np.ndarray]:
+    """Load an `.npz` of masks: name -> bool (H, W, T).
+
+    Accepts bool arrays and numeric arrays holding only 0 and 1; anything else (wrong number of
+    dimensions, other values, object arrays, not an npz) raises InputError naming the file.
+    """
+    try:
+        data = np.load(path, allow_pickle=False)
+    except OSError as err:
+        raise InputError(f"{path}: cannot read ({err.strerror or err})") from err
+    except (ValueError, EOFError, zipfile.BadZipFile) as err:
+        raise InputError(f"{path}: not an npz file of mask arrays ({err})") from err
+    if not isinstance(data, np.lib.npyio.NpzFile):
+        raise InputError(f"{path}: a single .npy array, not an npz of named masks")
+    with data:
+        return {name: _read_npz_mask(path, data, name) for name in data.files}
+
+
+def _read_npz_mask(path, data, name: str) -> np.ndarray:
+    """One named array of an open npz as a bool mask; InputError naming the file and array."""
+    where = f"{path}: array {name!r}"
+    try:
+        array = data[name]
+    except (ValueError, zipfile.BadZipFile) as err:
+        raise InputError(f"{where}: unreadable ({err})") from err
+    return _as_mask(where, array)
+
+
+def _as_mask(where: str, array: np.ndarray) -> np.ndarray:
+    """A 3-D bool or 0/1 numeric array as bool (H, W, T); InputError otherwise."""
+    _check_mask_array(where, array)
+    if array.dtype == bool:
+        return array
+    if array.dtype.kind not in "biuf" or not np.isin(array, (0, 1)).all():
+        raise InputError(f"{where}: must hold only 0 and 1 (dtype {array.dtype})")
+    return array.astype(bool)
+
+
+def _check_mask_array(where: str, mask: np.ndarray) -> None:
+    """Raise InputError unless `mask` is a 3-D array (H, W, T)."""
+    if np.ndim(mask) != 3:
+        raise InputError(f"{where}: mask must be 3-D (H, W, T), got shape {np.shape(mask)}")
+
+
+def write_frame_table(rows: list[dict], path) -> None:
+    """Per-frame CSV with columns frame, area_px, mean_confidence, iou.
+
+    rows: dicts with those keys; frame and area_px (pixels) are ints, mean_confidence in [0, 1],
+    iou in [0, 1] or None where the frame has no label (written as an empty cell).
+    """
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(["frame", "area_px", "mean_confidence", "iou"])
+        writer.writerows(
+            (
+                int(row["frame"]),
+                int(row["area_px"]),
+                _format_fraction(row["mean_confidence"]),
+                _format_fraction(row["iou"]),
+            )
+            for row in rows
+        )
+
+
+def _format_fraction(value) -> str:
+    """A float in [0, 1] with 4 decimals, or '' for None/NaN."""
+    if value is None or np.isnan(value):
+        return ""
+    return f"{float(value):.4f}"
