@@ -164,7 +164,7 @@ def _make_valve(rng, left, right, lengths, tent, open_dir, thick, brightness, n_
         d = np.diff(nodes, axis=0)
         angles = np.unwrap(np.arctan2(d[:, 1], d[:, 0]))
         curl = rng.uniform(-0.15, 0.35) * np.linspace(0, 1, SEGMENTS)
-        open_angles = open_dir * (np.pi / 2 + side * (rng.uniform(0.05, 0.4) + curl))
+        open_angles = open_dir * (np.pi / 2 + side * (rng.uniform(-0.1, 0.25) + curl))
         closed.append(angles + TAU * np.round((open_angles[0] - angles[0]) / TAU))
         seg_len.append(np.linalg.norm(d, axis=1))
         opened.append(open_angles)
@@ -203,15 +203,15 @@ def _sample_anatomy(rng: np.random.Generator, view: str) -> tuple[list, dict, fl
     return chambers, valves, y_av
 
 
-def _sample_heart(rng: np.random.Generator, zoom: float) -> Heart:
-    """Anatomy, placement (scaled by `zoom`), beat and breathing of one clip."""
+def _sample_heart(rng: np.random.Generator) -> Heart:
+    """Anatomy, placement, beat and breathing of one clip."""
     view = rng.choice(["a4c", "a5c", "a2c"], p=[0.65, 0.15, 0.2])
     chambers, valves, y_av = _sample_anatomy(rng, str(view))
     bpm = rng.uniform(50, 110)
-    levels = {"blood": rng.uniform(0.004, 0.015), "myocardium": 1.0, "outside": rng.uniform(0.1, 0.4),
+    levels = {"blood": rng.uniform(0.004, 0.015), "myocardium": 1.0, "outside": rng.uniform(0.04, 0.25),
               "pericardium": rng.uniform(1.5, 3.0)}
-    return Heart(chambers, valves, y_av, rng.uniform(7, 15), rng.uniform(0.1, 0.25), zoom * rng.uniform(0.88, 1.12),
-                 np.deg2rad(rng.uniform(-6, 22)), np.array([rng.uniform(-12, 8), rng.uniform(12, 26)]),
+    return Heart(chambers, valves, y_av, rng.uniform(7, 15), rng.uniform(0.1, 0.25), rng.uniform(0.88, 1.12),
+                 np.deg2rad(rng.uniform(-6, 22)), np.array([rng.uniform(-12, 8), rng.uniform(18, 30)]),
                  int(rng.choice([1, 1, 1, 1, -1])), bpm, rng.uniform(0, 1), 0.3 + 0.12 * (bpm - 50) / 60,
                  (rng.uniform(0.15, 0.5), rng.uniform(0.45, 0.9)),
                  (rng.uniform(3, 6), rng.uniform(-3, 3), rng.uniform(1, 6), rng.uniform(0, TAU)),
@@ -238,9 +238,8 @@ def _aortic_opening(phase: float, systole: float) -> float:
 
 @dataclass
 class Pose:
-    """The heart at one frame: cardiac phase, contraction, valve openings, tissue-to-probe affine."""
+    """The heart at one frame: contraction, valve openings, tissue-to-probe affine."""
 
-    phase: float
     contraction: float
     openings: dict
     matrix: np.ndarray   # (2, 2) scale and rotation
@@ -257,7 +256,7 @@ def _frame_pose(heart: Heart, t_s: float) -> Pose:
                 "tricuspid": _av_opening((phase + 0.02) % 1, heart.systole, heart.filling),
                 "aortic": _aortic_opening(phase, heart.systole)}
     offset = heart.apex + breath * np.array(heart.breath[1:3])
-    return Pose(phase, _contraction(phase, heart.systole), openings, heart.scale * rot, offset)
+    return Pose(_contraction(phase, heart.systole), openings, heart.scale * rot, offset)
 
 
 def _displacement(u: np.ndarray, heart: Heart, contraction: float) -> np.ndarray:
@@ -306,7 +305,7 @@ def _tissue_map(rng: np.random.Generator, heart: Heart) -> np.ndarray:
     """Static reflectivity map float32 TISSUE_SHAPE (myocardium ~1, blood ~0.01), no leaflets."""
     lv = heart.levels
     res = MM_PER_TISSUE_PX
-    refl = lv["outside"] * np.exp(0.5 * _smooth_noise(rng, TISSUE_SHAPE, 6 / res))
+    refl = lv["outside"] * np.exp(0.8 * _smooth_noise(rng, TISSUE_SHAPE, 8 / res))
     walls = np.zeros(TISSUE_SHAPE, np.uint8)
     for outline, wall in heart.chambers:
         one = cv2.fillPoly(np.zeros_like(walls), [_to_map_px(outline)], 1, cv2.LINE_8, 4)
@@ -362,7 +361,7 @@ def _sample_scan(rng: np.random.Generator, rows: int, cols: int, depth_mm: float
     gain_db = tgc - rng.uniform(2, 8) * beam ** 4 + 6 * np.exp(-r * depth_mm / rng.uniform(6, 14))
     psf = (rng.uniform(0.9, 1.6), rng.uniform(1.0, 1.8))
     return Scan(rows, cols, apex, px_per_mm, depth_mm, half_angle, n_depth, n_beams, psf,
-                gain_db.astype(np.float32), rng.uniform(45, 60), rng.uniform(14, 22), rng.uniform(1.0, 1.5),
+                gain_db.astype(np.float32), rng.uniform(50, 62), rng.uniform(19, 27), rng.uniform(1.0, 1.4),
                 rng.uniform(0.002, 0.01))
 
 
@@ -513,7 +512,7 @@ def _make_clip(rng: np.random.Generator, amateur: bool, scale: float) -> dict:
     box bool (H, W), fps."""
     name = _random_name(rng)
     rows, cols, fps, depth, fill = _clip_size(rng, amateur, scale)
-    heart = _sample_heart(rng, 1.0)
+    heart = _sample_heart(rng)
     low = int(np.ceil(1.15 * fps * 60 / heart.bpm))
     n_frames = int(rng.integers(109, 335)) if amateur else int(np.clip(rng.integers(39, 160), low, 159))
     scan = _sample_scan(rng, rows, cols, depth, fill)
