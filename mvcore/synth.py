@@ -361,7 +361,7 @@ def _sample_scan(rng: np.random.Generator, rows: int, cols: int, depth_mm: float
     gain_db = tgc - rng.uniform(2, 8) * beam ** 4 + 6 * np.exp(-r * depth_mm / rng.uniform(6, 14))
     psf = (rng.uniform(0.9, 1.6), rng.uniform(1.0, 1.8))
     return Scan(rows, cols, apex, px_per_mm, depth_mm, half_angle, n_depth, n_beams, psf,
-                gain_db.astype(np.float32), rng.uniform(50, 62), rng.uniform(19, 27), rng.uniform(1.0, 1.4),
+                gain_db.astype(np.float32), rng.uniform(50, 62), rng.uniform(17, 25), rng.uniform(1.0, 1.4),
                 rng.uniform(0.002, 0.01))
 
 
