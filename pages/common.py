@@ -1,0 +1,100 @@
+"""Widgets and caches the pages share: pick a model, pick or upload data. Not a page itself."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+from mvcore import workspace
+from mvcore.errors import InputError
+
+AML_TYPES = ["pkl", "pickle", "gz"]
+
+
+@st.cache_resource(max_entries=3, show_spinner="Loading the model...")
+def load_segmenter(path: str, version: str):
+    """A loaded mvcore Segmenter, shared by every session (`version` changes when the folder does)."""
+    from mvcore.predict import Segmenter
+
+    return Segmenter.load(path)
+
+
+# Clips are cached as resources, not data: st.cache_data would copy (pickle) every video on each
+# rerun, which for a 2 GB expert pickle costs seconds. Nothing mutates a Clip after loading.
+@st.cache_resource(max_entries=6, show_spinner="Reading the clips...")
+def load_clips(path: str, version: str, aml_only: bool = False):
+    from mvcore.data import load_aml, load_inputs
+
+    return load_aml(path) if aml_only else load_inputs(path)
+
+
+@st.cache_resource(max_entries=4, show_spinner="Checking the upload...")
+def ingest(name: str, file_id: str, _data: bytes, max_bytes: int, aml_only: bool):
+    return workspace.ingest_upload(name, _data, max_bytes=max_bytes, aml_only=aml_only)
+
+
+def upload_limit_bytes() -> int:
+    return int(st.get_option("server.maxUploadSize")) * 2**20
+
+
+def pick_model(container=st, key: str = "model", help: str | None = None):
+    """A select box of the available models; None (with an error shown) when there is none."""
+    models = workspace.list_models()
+    if not models:
+        container.error("No model yet: the bundled model (models/default) is missing. Train one on the "
+                        "Train page, or add the bundled model.")
+        return None
+    labels = {m.label: m for m in models}
+    choice = container.selectbox("Model", list(labels), key=key, help=help or "The bundled model or one trained here.")
+    return labels[choice]
+
+
+def segmenter_for(model):
+    """The cached Segmenter of a ModelInfo; None with an error shown when it cannot be loaded."""
+    try:
+        return load_segmenter(str(model.path), model.version)
+    except (InputError, OSError, ValueError) as err:
+        st.error(f"Cannot load model '{model.name}': {err}")
+        return None
+
+
+def pick_data(key: str, aml_only: bool = False, labelled: bool = False, samples: list[Path] | None = None):
+    """Sample or upload -> (path, clips), or None. Bad uploads show st.error and return None.
+
+    aml_only: only AML pickles; labelled: require labelled clips (for evaluation).
+    """
+    if samples is None:
+        samples = [p for p in workspace.list_samples() if not aml_only or p.suffix == ".pkl"]
+    if labelled:
+        samples = [p for p in samples if p.name.startswith("train")]
+    source = st.radio("Data", ["Sample", "Upload"], horizontal=True, key=f"{key}_source",
+                      help="A bundled sample, or a file of yours.")
+    if source == "Sample":
+        if not samples:
+            st.error("No bundled samples found (samples/ is missing).")
+            return None
+        name = st.selectbox("Sample", [p.name for p in samples], key=f"{key}_sample")
+        path = next(p for p in samples if p.name == name)
+        try:
+            return path, load_clips(str(path), workspace.file_key(path), aml_only)
+        except InputError as err:
+            st.error(str(err))
+            return None
+    types = AML_TYPES if aml_only else workspace.UPLOAD_TYPES
+    what = "an AML train.pkl / test.pkl" if aml_only else "a video (MP4, AVI, GIF, MOV), DICOM, .npy/.npz or AML .pkl"
+    uploaded = st.file_uploader(f"Upload {what}", type=types, key=f"{key}_upload")
+    if uploaded is None:
+        return None
+    try:
+        upload = ingest(uploaded.name, uploaded.file_id, uploaded.getvalue(), upload_limit_bytes(), aml_only)
+    except InputError as err:
+        st.error(f"Upload refused: {err}")
+        return None
+    except Exception as err:  # a reader bug must not take the page down; say what happened
+        st.error(f"Upload refused: {uploaded.name}: cannot read ({type(err).__name__}: {err})")
+        return None
+    if labelled and not any(c.is_labelled for c in upload.clips):
+        st.error(f"{upload.path.name}: no labelled clips (need a train.pkl with label and frames)")
+        return None
+    return upload.path, upload.clips

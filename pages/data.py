@@ -1,0 +1,46 @@
+"""Data: what an AML train.pkl / test.pkl holds: clips, sizes, labels and boxes."""
+
+import streamlit as st
+
+from mvcore import workspace
+from pages.common import pick_data
+
+st.title("Data")
+st.caption("Open an AML pickle (train.pkl or test.pkl). It is read with a restricted unpickler that runs no code. "
+           "Annotated frames show the label in red and the valve box in yellow.")
+
+
+@st.cache_data(max_entries=8, show_spinner="Drawing the frames...")
+def sheet(path: str, version: str, names: tuple[str, ...], _clips):
+    from mvcore.video import contact_sheet
+
+    chosen = [c for c in _clips if c.name in names]
+    return contact_sheet(chosen, max_clips=len(chosen))
+
+
+pick_col, summary_col = st.columns([1, 2], gap="large")
+with pick_col:
+    picked = pick_data("data", aml_only=True)
+if not picked:
+    st.stop()
+path, clips = picked
+summary = workspace.dataset_summary(clips)
+
+with summary_col:
+    cols = st.columns(5)
+cols[0].metric("Clips", summary["clips"])
+cols[1].metric("Amateur", summary["amateur"])
+cols[2].metric("Expert", summary["expert"])
+cols[3].metric("Labelled", summary["labelled"])
+cols[4].metric("Frames per clip", "{}-{}".format(*summary["frames"]))
+summary_col.caption(f"{path.name}: frame sizes {summary['size']} pixels (rows x columns).")
+
+table, grid = st.columns([2, 3], gap="large")
+with table:
+    st.dataframe(workspace.clip_rows(clips), hide_index=True)
+with grid:
+    names = [c.name for c in clips]
+    shown = st.multiselect("Clips to draw", names, default=names[:4], key=f"data_shown_{path}",
+                           help="One row of tiles per clip: its annotated frames (or 3 spread frames).")
+    if shown:
+        st.image(sheet(str(path), workspace.file_key(path), tuple(shown), clips), width="stretch")
