@@ -1,0 +1,81 @@
+"""Shared fixtures: a throw-away workspace per test, the bundled samples and model, bad uploads."""
+
+import gzip
+import io
+import os
+import pickle
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mvcore import workspace
+
+REPO = Path(__file__).resolve().parent.parent
+SAMPLES = REPO / "samples"
+
+
+@pytest.fixture
+def ws(tmp_path, monkeypatch):
+    """An empty workspace folder for this test (MVCORE_WORKSPACE points at it)."""
+    root = tmp_path / "workspace"
+    monkeypatch.setenv(workspace.WORKSPACE_ENV, str(root))
+    return root
+
+
+@pytest.fixture(scope="session")
+def bundled_model() -> Path:
+    """The bundled model folder; its absence is a failure, not a skip."""
+    path = workspace.BUNDLED_MODEL
+    assert workspace.is_model_dir(path), f"{path} is missing: the app's tests need the bundled model"
+    return path
+
+
+@pytest.fixture(scope="session")
+def train_pickle() -> Path:
+    """The bundled labelled AML pickle (5 small synthetic clips)."""
+    path = SAMPLES / "train_small.pkl"
+    assert path.is_file(), f"{path} is missing: regenerate with mvcore.workspace.make_samples()"
+    return path
+
+
+class _Boom:
+    """Pickles to a call of os.system: what a malicious pickle does when loaded naively."""
+
+    def __reduce__(self):
+        return (os.system, ("touch /tmp/mvcore-pwned",))
+
+
+def gzip_pickle(obj) -> bytes:
+    buffer = io.BytesIO()
+    with gzip.GzipFile(fileobj=buffer, mode="wb") as f:
+        pickle.dump(obj, f, protocol=2)
+    return buffer.getvalue()
+
+
+BAD_UPLOADS = {
+    # name -> (file name, content): each must be refused with a message, nothing stored
+    "malicious pickle": ("evil.pkl", gzip_pickle([{"name": "X", "video": _Boom()}])),
+    "not AML pickle": ("numbers.pkl", gzip_pickle([1, 2, 3])),
+    "corrupt video": ("broken.mp4", b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 8),
+    "wrong type": ("notes.txt", b"hello"),
+    "corrupt dicom": ("scan.dcm", b"\x00" * 128 + b"DICM" + b"\x01\x02" * 50),
+}
+
+
+@pytest.fixture(params=sorted(BAD_UPLOADS))
+def bad_upload(request):
+    return BAD_UPLOADS[request.param]
+
+
+def small_video_bytes(frames: int = 12, size=(64, 80)) -> bytes:
+    """An H.264 MP4 of a moving grey gradient, as bytes."""
+    import tempfile
+
+    from mvcore.video import write_mp4
+
+    h, w = size
+    yy, xx = np.mgrid[:h, :w]
+    clip = [np.repeat(((xx + 3 * t + yy) % 256).astype(np.uint8)[..., None], 3, axis=2) for t in range(frames)]
+    with tempfile.TemporaryDirectory() as tmp:
+        return write_mp4(clip, Path(tmp) / "v.mp4", 25.0).read_bytes()
