@@ -200,3 +200,27 @@ def _format_fraction(value) -> str:
     if value is None or np.isnan(value):
         return ""
     return f"{float(value):.4f}"
+
+
+def frame_rows(result, clip) -> list[dict]:
+    """Per-frame rows for `write_frame_table`: area and confidence of a `Segmentation`, IoU on labelled frames."""
+    from .metrics import frame_iou
+
+    labelled = set(clip.frames) if clip.is_labelled else set()
+    return [{"frame": t, "area_px": int(result.area[t]), "mean_confidence": float(result.confidence[t]),
+             "iou": frame_iou(clip.label[:, :, t], result.mask[:, :, t]) if t in labelled else None}
+            for t in range(clip.n_frames)]
+
+
+def write_clip_outputs(clip, result, out_dir: Path, style: str = "fill") -> list[Path]:
+    """Write NAME.mp4 (H.264), NAME.gif and NAME_frames.csv for one segmented clip; returns the paths."""
+    from .video import iter_overlay, write_gif, write_mp4
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    truth = clip.label if clip.is_labelled else None
+    mp4 = write_mp4(iter_overlay(clip.video, result.mask, style, truth=truth), out_dir / f"{clip.name}.mp4", clip.fps)
+    gif = write_gif(iter_overlay(clip.video, result.mask, style, truth=truth), out_dir / f"{clip.name}.gif", clip.fps)
+    table = out_dir / f"{clip.name}_frames.csv"
+    write_frame_table(frame_rows(result, clip), table)
+    return [mp4, gif, table]

@@ -48,6 +48,18 @@ def overlay_frames(
     return frames
 
 
+def iter_overlay(video: np.ndarray, mask: np.ndarray, style: str = "fill", chunk: int = 64,
+                 truth: np.ndarray | None = None):
+    """`overlay_frames` one chunk of frames at a time, yielding uint8 RGB (H, W, 3) frames.
+
+    Memory stays at one chunk however long the clip is.
+    """
+    for t0 in range(0, video.shape[2], chunk):
+        part = slice(t0, t0 + chunk)
+        yield from overlay_frames(video[:, :, part], mask[:, :, part], style,
+                                  truth=None if truth is None else truth[:, :, part])
+
+
 def _check_overlay_inputs(video, mask, truth, style: str) -> None:
     if video.dtype != np.uint8 or video.ndim != 3:
         raise InputError(f"video must be uint8 (H, W, T), got {video.dtype} {video.shape}")

@@ -66,8 +66,7 @@ def pydicom_file(name):
     from pydicom.data import get_testdata_file
 
     path = get_testdata_file(name)
-    if path is None:
-        pytest.skip(f"pydicom test file {name} is not installed")
+    assert path is not None, f"pydicom test file {name} is missing: install requirements-dev.txt (pydicom-data)"
     return path
 
 

@@ -1,0 +1,140 @@
+"""Training examples cut from labelled clips, served as augmented batches (`keras.utils.PyDataset`).
+
+Only what training needs is kept from each clip: the annotated frames with their temporal
+neighbours, the labels, and the box; the full videos can be dropped after `collect_examples`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import keras
+import numpy as np
+
+from .clip import Clip
+from .locate import box_target, evenly_spaced, locator_inputs
+from .transforms import Roi, box_bounds, crop_stack, neighbour_indices
+
+
+@dataclass
+class Example:
+    """One annotated frame: its neighbours uint8 (H, W, C), label bool (H, W), box bounds, source."""
+
+    frames: np.ndarray
+    label: np.ndarray
+    bounds: tuple[int, int, int, int]
+    expert: bool
+    clip: str
+
+
+def collect_examples(clips: list[Clip], offsets: tuple[int, ...]) -> list[Example]:
+    """One `Example` per annotated frame of every labelled clip; C = len(offsets) channels."""
+    examples = []
+    for clip in clips:
+        bounds = box_bounds(clip.box if clip.box is not None else clip.label.any(axis=2))
+        idx = neighbour_indices(np.asarray(clip.frames), offsets, clip.n_frames)
+        for f, neighbours in zip(clip.frames, idx):
+            examples.append(Example(np.ascontiguousarray(clip.video[:, :, neighbours]), clip.label[:, :, f],
+                                    bounds, clip.dataset == "expert", clip.name))
+    return examples
+
+
+def jittered_roi(bounds, margin: float, rng: np.random.Generator | None, whole_frame: bool,
+                 shape: tuple[int, int]) -> Roi:
+    """The crop for an example: around its box (moved and rescaled at random when `rng` is given).
+
+    With `whole_frame`, the crop is the letterbox square of the whole frame (the seed recipe).
+    """
+    if whole_frame:
+        return Roi.around(0, 0, shape[0], shape[1], margin=1.0)
+    top, left, bottom, right = bounds
+    if rng is not None:
+        side = max(bottom - top, right - left)
+        dy, dx = rng.uniform(-0.1, 0.1, size=2) * side
+        grow = rng.uniform(0.9, 1.2)
+        return Roi.around(top + dy, left + dx, bottom + dy, right + dx, margin=margin * grow)
+    return Roi.around(top, left, bottom, right, margin=margin)
+
+
+def augment_intensity(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Random gain, gamma and noise on float32 frames in [0, 1] (any shape); returns a new array."""
+    x = np.clip(x * rng.uniform(0.75, 1.3), 0.0, 1.0) ** rng.uniform(0.7, 1.4)
+    x += rng.normal(0.0, rng.uniform(0.0, 0.03), size=x.shape).astype(np.float32)
+    return np.clip(x, 0.0, 1.0).astype(np.float32)
+
+
+class SegmentationBatches(keras.utils.PyDataset):
+    """Batches (x float32 (B, S, S, C), y float32 (B, S, S, 1)) of cropped examples.
+
+    `augment`: random crops and intensity changes, examples drawn with replacement
+    (`samples` per epoch, expert examples `expert_weight` times as likely); otherwise each example
+    once, in order, cropped exactly around its box (validation).
+    """
+
+    def __init__(self, examples: list[Example], size: int, margin: float, batch_size: int,
+                 whole_frame: bool = False, augment: bool = False, samples: int = 0,
+                 expert_weight: float = 1.0, seed: int = 0):
+        super().__init__()
+        self.examples, self.size, self.margin, self.batch_size = examples, size, margin, batch_size
+        self.whole_frame, self.augment = whole_frame, augment
+        self.samples = samples if augment else len(examples)
+        weights = np.array([expert_weight if e.expert else 1.0 for e in examples])
+        self.p = weights / weights.sum()
+        self.rng = np.random.default_rng(seed)
+
+    def __len__(self) -> int:
+        return -(-self.samples // self.batch_size)
+
+    def __getitem__(self, index: int):
+        if self.augment:
+            picks = self.rng.choice(len(self.examples), size=self.batch_size, p=self.p)
+        else:
+            picks = range(index * self.batch_size, min((index + 1) * self.batch_size, len(self.examples)))
+        pairs = [self.crop(self.examples[i]) for i in picks]
+        return np.stack([p[0] for p in pairs]), np.stack([p[1] for p in pairs])
+
+    def crop(self, ex: Example) -> tuple[np.ndarray, np.ndarray]:
+        """(x (S, S, C), y (S, S, 1)) for one example."""
+        roi = jittered_roi(ex.bounds, self.margin, self.rng if self.augment else None,
+                           self.whole_frame, ex.label.shape)
+        x = crop_stack(ex.frames, roi, self.size).astype(np.float32) / 255.0
+        y = crop_stack(ex.label[:, :, None].astype(np.float32), roi, self.size)
+        if self.augment:
+            x = augment_intensity(x, self.rng)
+        return x, y.reshape(self.size, self.size, 1)
+
+
+def collect_locator_examples(clips: list[Clip], size: int, per_clip: int) -> tuple[np.ndarray, np.ndarray]:
+    """Locator inputs float32 (N, size, size, 2) and box targets (N, size, size, 1) from clips with a box."""
+    xs, ys = [], []
+    for clip in clips:
+        x, _ = locator_inputs(clip.video, size, evenly_spaced(clip.n_frames, per_clip))
+        xs.append(x)
+        ys.append(np.repeat(box_target(clip.box, size)[None, :, :, None], len(x), axis=0))
+    return np.concatenate(xs), np.concatenate(ys)
+
+
+class LocatorBatches(keras.utils.PyDataset):
+    """Batches of locator examples; with `augment`, random intensity changes and small shifts."""
+
+    def __init__(self, x: np.ndarray, y: np.ndarray, batch_size: int, augment: bool, seed: int = 0):
+        super().__init__()
+        self.x, self.y, self.batch_size, self.augment = x, y, batch_size, augment
+        self.rng = np.random.default_rng(seed)
+        self.order = self.rng.permutation(len(x)) if augment else np.arange(len(x))
+
+    def __len__(self) -> int:
+        return -(-len(self.x) // self.batch_size)
+
+    def __getitem__(self, index: int):
+        picks = self.order[index * self.batch_size:(index + 1) * self.batch_size]
+        x, y = self.x[picks].copy(), self.y[picks].copy()
+        if self.augment:
+            x[..., :1] = augment_intensity(x[..., :1], self.rng)
+            dy, dx = self.rng.integers(-6, 7, size=2)
+            x, y = np.roll(x, (dy, dx), axis=(1, 2)), np.roll(y, (dy, dx), axis=(1, 2))
+        return x, y
+
+    def on_epoch_end(self):
+        if self.augment:
+            self.order = self.rng.permutation(len(self.x))

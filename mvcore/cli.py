@@ -1,0 +1,203 @@
+"""`python -m mvcore SUBCOMMAND ...`: the same functions the app's pages call, for the terminal.
+
+Bad input ends with one line, `error: <file>: <problem>`, and exit status 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # keep TensorFlow's start-up chatter off the terminal
+
+from .errors import InputError  # noqa: E402
+
+
+def cmd_synth(args) -> None:
+    from .synth import write_dataset
+
+    started = time.time()
+    paths = write_dataset(args.out_dir, seed=args.seed, n_train=args.n_train, n_test=args.n_test, scale=args.scale)
+    print(f"wrote {', '.join(str(p) for p in paths)} in {time.time() - started:.1f} s")
+
+
+def cmd_preview(args) -> None:
+    from .data import load_aml
+    from .video import contact_sheet, save_png
+
+    save_png(contact_sheet(load_aml(args.data), max_clips=args.clips), args.out)
+    print(f"wrote {args.out}")
+
+
+def cmd_train(args) -> None:
+    from .config import TrainConfig
+    from .data import load_aml
+    from .train import train
+
+    config = TrainConfig.preset_config(
+        args.preset, fast=args.fast, epochs_stage1=args.epochs_stage1, epochs_stage2=args.epochs_stage2,
+        crop_size=args.image_size, batch_size=args.batch_size, seed=args.seed, lr_stage1=args.lr_stage1,
+        lr_stage2=args.lr_stage2)
+    clips = [clip for path in args.train for clip in load_aml(path)]
+    on_event = print_event if not args.events else EventLog(args.events).with_echo(print_event)
+    metrics = train(clips, Path(args.out), config, on_event=on_event, init_dir=args.init)
+    print(f"model written to {args.out} (threshold {metrics['threshold']}, {metrics['train_seconds']} s)")
+
+
+class EventLog:
+    """Appends each training event as one JSON line to a file (what the app's job page polls)."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+
+    def __call__(self, event: dict) -> None:
+        with open(self.path, "a") as f:
+            f.write(json.dumps(dict(event, time=time.time())) + "\n")
+
+    def with_echo(self, echo):
+        """An event handler that logs to the file and also calls `echo`."""
+        return lambda event: (self(event), echo(event))
+
+
+def print_event(event: dict) -> None:
+    """One line per training event; epochs as a progress bar with loss and validation IoU."""
+    kind = event["kind"]
+    if kind == "start":
+        print(f"training on {event['device']}: {event['train_videos']} videos, "
+              f"{event['val_videos']} held out for validation")
+    elif kind == "stage":
+        print(f"== {event['stage']}: {event['epochs']} epochs")
+    elif kind == "epoch":
+        done = int(20 * event["epoch"] / event["epochs"])
+        print(f"{event['stage']:>8} {event['epoch']:3d}/{event['epochs']:<3d} [{'#' * done}{'.' * (20 - done)}] "
+              f"loss {event['loss']:.3f}  val_loss {event['val_loss']:.3f}  val_iou {event['val_iou']:.3f}  "
+              f"{event['seconds']:.1f}s", flush=True)
+    elif kind == "validation":
+        print(f"   {event['stage']} pipeline IoU on validation videos: {event['val_iou']:.3f} "
+              f"(threshold {event['threshold']}; at 0.5: {event['val_iou_at_0.5']:.3f})")
+    elif kind == "message":
+        print(event["text"])
+
+
+def cmd_predict(args) -> None:
+    from .config import PredictConfig
+    from .data import load_inputs
+    from .export import write_clip_outputs, write_masks_npz, write_submission_csv
+    from .predict import Segmenter
+
+    clips = load_inputs(args.inputs, axis=args.axis)
+    segmenter = Segmenter.load(args.model, PredictConfig(threshold=args.threshold, overlay_style=args.style))
+    masks = {}
+    for clip in clips:
+        started = time.time()
+        result = segmenter.segment(clip)
+        seconds = time.time() - started
+        masks[clip.name] = result.mask
+        print(f"{clip.name}: {clip.n_frames} frames {clip.shape[0]}x{clip.shape[1]} in {seconds:.2f} s "
+              f"({clip.n_frames / max(seconds, 1e-9):.0f} frames/s), mean area {result.area.mean():.0f} px")
+        if args.overlay_dir:
+            for path in write_clip_outputs(clip, result, Path(args.overlay_dir), args.style):
+                print(f"  wrote {path}")
+    if args.csv:
+        write_submission_csv(masks, args.csv)
+        print(f"wrote {args.csv}")
+    if args.npz:
+        write_masks_npz(masks, args.npz)
+        print(f"wrote {args.npz}")
+
+
+def cmd_evaluate(args) -> None:
+    from .data import load_labels
+    from .export import read_masks_npz, read_submission_csv
+    from .metrics import evaluate
+
+    labels = load_labels(args.labels)
+    if Path(args.pred).suffix.lower() == ".csv":
+        preds = read_submission_csv(args.pred, {name: label.shape for name, (_, label) in labels.items()})
+    else:
+        preds = read_masks_npz(args.pred)
+    print(evaluate(preds, labels).table())
+
+
+def cmd_bench(args) -> None:
+    from . import bench
+
+    bench.run(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m mvcore", description="Mitral valve segmentation in echo videos.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("synth", help="write a synthetic AML-format data set (train.pkl, test.pkl, test_labels.pkl)")
+    p.add_argument("out_dir", type=Path)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--n-train", type=int, default=65)
+    p.add_argument("--n-test", type=int, default=20)
+    p.add_argument("--scale", type=float, default=1.0, help="size factor of the high-resolution clips")
+    p.set_defaults(run=cmd_synth)
+
+    p = sub.add_parser("preview", help="contact sheet of an AML pickle's annotated frames with label contours")
+    p.add_argument("data", type=Path)
+    p.add_argument("out", type=Path)
+    p.add_argument("--clips", type=int, default=12, help="at most this many clips")
+    p.set_defaults(run=cmd_preview)
+
+    p = sub.add_parser("train", help="two-stage training: all labelled frames, then fine-tuning on expert frames")
+    p.add_argument("train", nargs="+", type=Path, help="AML train pickles")
+    p.add_argument("--out", required=True, type=Path, help="model folder to create")
+    p.add_argument("--preset", default="default", choices=["default", "seed"],
+                   help="'seed': the seed project's recipe (128 x 128 letterbox, threshold 0.9), for comparison")
+    p.add_argument("--epochs-stage1", type=int)
+    p.add_argument("--epochs-stage2", type=int)
+    p.add_argument("--image-size", type=int, help="segmenter input side in pixels")
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--lr-stage1", type=float)
+    p.add_argument("--lr-stage2", type=float)
+    p.add_argument("--seed", type=int)
+    p.add_argument("--init", type=Path, help="fine-tune this model folder instead of starting from scratch")
+    p.add_argument("--fast", action="store_true", help="a tiny run (seconds), for tests")
+    p.add_argument("--events", type=Path, help="also append every progress event as a JSON line to this file")
+    p.set_defaults(run=cmd_train)
+
+    p = sub.add_parser("predict", help="segment every frame of videos, DICOM, arrays or an AML test.pkl")
+    p.add_argument("inputs", nargs="+", type=Path)
+    p.add_argument("--model", type=Path, help="model folder (default: the bundled model)")
+    p.add_argument("--csv", type=Path, help="write the AML submission CSV")
+    p.add_argument("--npz", type=Path, help="write bool (H, W, T) masks keyed by clip name")
+    p.add_argument("--overlay-dir", type=Path, help="write NAME.mp4, NAME.gif and NAME_frames.csv per clip")
+    p.add_argument("--threshold", type=float, help="override the model's probability threshold")
+    p.add_argument("--style", default="fill", choices=["fill", "contour"])
+    p.add_argument("--axis", default="HWT", choices=["HWT", "THW"], help="axis order of .npy/.npz inputs")
+    p.set_defaults(run=cmd_predict)
+
+    p = sub.add_parser("evaluate", help="IoU per frame and video and the AML score of predictions")
+    p.add_argument("pred", type=Path, help="submission CSV or masks .npz")
+    p.add_argument("--labels", required=True, type=Path, help="test_labels.pkl or a train.pkl")
+    p.set_defaults(run=cmd_evaluate)
+
+    p = sub.add_parser("bench", help="benchmarks that print figures: accuracy, speed")
+    p.add_argument("what", choices=["accuracy", "speed"])
+    p.add_argument("--seeds", type=int, nargs="+", default=[1, 2])
+    p.add_argument("--scale", type=float, nargs="+", default=[0.5])
+    p.add_argument("--work", type=Path, default=Path("bench-work"), help="folder for generated data and models")
+    p.set_defaults(run=cmd_bench)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        args.run(args)
+    except InputError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    return 0

@@ -1,0 +1,80 @@
+"""One dataclass per job, saved as JSON beside its results so every run can be repeated."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass
+class TrainConfig:
+    """Every setting of `mvcore train`; saved as `config.json` in the model folder.
+
+    Sizes are pixels; learning rates per optimiser step; epochs per stage.
+    """
+
+    preset: str = "default"            # 'default' (locate, crop, temporal context) or 'seed' (the seed recipe)
+    crop_size: int = 128               # segmenter input side (pixels)
+    base_filters: int = 16
+    depth: int = 4
+    offsets: tuple[int, ...] = (-1, 0, 1)  # neighbouring frames fed as channels
+    margin: float = 1.25               # crop side / box's longer side
+    whole_frame: bool = False          # letterbox the whole frame instead of cropping the valve
+    locator_size: int = 96             # locator input side (pixels), 0 = no locator
+    locator_epochs: int = 8
+    locator_frames_per_clip: int = 24
+    epochs_stage1: int = 24
+    epochs_stage2: int = 10
+    samples_per_epoch: int = 512       # augmented examples drawn per epoch
+    batch_size: int = 16
+    lr_stage1: float = 2e-3
+    lr_stage2: float = 3e-4
+    freeze_levels: int = 1             # encoder levels frozen in stage 2
+    expert_weight: float = 2.0         # how much likelier an expert example is drawn in stage 1
+    loss: str = "iou_bce"
+    threshold: float | None = None     # None: chosen on the validation videos
+    val_fraction: float = 0.15
+    seed: int = 0
+
+    @classmethod
+    def preset_config(cls, name: str, fast: bool = False, **overrides) -> "TrainConfig":
+        """The named recipe ('default' or 'seed'), optionally shrunk to a seconds-long `fast` run."""
+        presets = {
+            "default": {},
+            "seed": dict(whole_frame=True, locator_size=0, offsets=(0,), threshold=0.9, margin=1.0, loss="iou"),
+        }
+        if name not in presets:
+            raise ValueError(f"unknown preset '{name}' (known: {', '.join(presets)})")
+        settings = dict(presets[name], preset=name)
+        if fast:
+            settings.update(crop_size=64, base_filters=8, depth=3, locator_size=64 if settings.get("locator_size", 1) else 0,
+                            locator_epochs=2, locator_frames_per_clip=6, epochs_stage1=3, epochs_stage2=2,
+                            samples_per_epoch=64, batch_size=8)
+        settings.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**settings)
+
+
+@dataclass
+class PredictConfig:
+    """Settings of `mvcore predict` that do not change the model."""
+
+    threshold: float | None = None     # None: the model's own, chosen on validation
+    batch_size: int = 32               # frames per network call
+    overlay_style: str = "fill"        # 'fill' or 'contour'
+
+
+def save_config(config, path: Path) -> None:
+    """Write a config dataclass as JSON."""
+    Path(path).write_text(json.dumps(dataclasses.asdict(config), indent=2) + "\n")
+
+
+def load_train_config(path: Path) -> TrainConfig:
+    """Read `config.json`; unknown keys are ignored, missing ones take today's defaults."""
+    data = json.loads(Path(path).read_text())
+    known = {f.name for f in dataclasses.fields(TrainConfig)}
+    data = {k: v for k, v in data.items() if k in known}
+    if "offsets" in data:
+        data["offsets"] = tuple(data["offsets"])
+    return TrainConfig(**data)

@@ -1,0 +1,73 @@
+"""Where is the valve? A small network looks at whole frames and the clip's motion and marks the box.
+
+The valve moves more than anything else in the picture, so the locator sees each frame beside the
+clip's per-pixel standard deviation over time. At test time no box is given: the locator's heatmaps
+of a few frames are averaged and the box is the bounding rectangle of the largest blob.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from .transforms import Letterbox, Roi, letterbox
+
+MOTION_FRAMES = 48  # frames sampled to estimate the motion map
+HEATMAP_FRAMES = 8  # frames whose heatmaps are averaged at prediction time
+
+
+def evenly_spaced(n_frames: int, count: int) -> np.ndarray:
+    """At most `count` frame indices spread over a clip of `n_frames`, int (k,)."""
+    return np.unique(np.linspace(0, n_frames - 1, min(count, n_frames)).round().astype(int))
+
+
+def locator_inputs(video: np.ndarray, size: int, frames: np.ndarray) -> tuple[np.ndarray, Letterbox]:
+    """Network inputs for `frames` of a clip: float32 (len(frames), size, size, 2) in [0, 1].
+
+    Channel 0 is the letterboxed frame, channel 1 its clip's motion map (temporal standard
+    deviation, scaled to [0, 1]). `video`: uint8 (H, W, T).
+    """
+    sample = evenly_spaced(video.shape[2], MOTION_FRAMES)
+    needed = np.union1d(sample, frames)
+    small, box = letterbox(video[:, :, needed], size)
+    order = {int(t): i for i, t in enumerate(needed)}
+    motion = small[:, :, [order[int(t)] for t in sample]].astype(np.float32).std(axis=2)
+    motion /= max(float(motion.max()), 1e-6)
+    x = np.empty((len(frames), size, size, 2), dtype=np.float32)
+    x[..., 0] = small[:, :, [order[int(t)] for t in frames]].transpose(2, 0, 1) / 255.0
+    x[..., 1] = motion
+    return x, box
+
+
+def box_target(box_mask: np.ndarray, size: int) -> np.ndarray:
+    """The AML box (bool (H, W)) letterboxed like the frames: float32 (size, size) in {0, 1}."""
+    small, _ = letterbox(box_mask[:, :, None].astype(np.uint8) * 255, size)
+    return (small[:, :, 0] > 127).astype(np.float32)
+
+
+def box_from_heatmap(heatmap: np.ndarray, box: Letterbox) -> tuple[float, float, float, float]:
+    """(top, left, bottom, right) in frame pixels of the largest blob of a (size, size) heatmap.
+
+    Thresholds at half the peak when nothing reaches 0.5, so a faint heatmap still gives a box.
+    """
+    level = 0.5 if heatmap.max() >= 0.5 else 0.5 * float(heatmap.max())
+    blobs = (heatmap >= level).astype(np.uint8)
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(blobs, connectivity=4)
+    if count < 2:
+        return 0.0, 0.0, float(box.height), float(box.width)
+    largest = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
+    x, y, w, h = stats[largest, :4]
+    top, left = box.offset
+    s = box.scale
+    return ((y - top) / s, (x - left) / s, (y + h - top) / s, (x + w - left) / s)
+
+
+def locate_roi(locator, video: np.ndarray, size: int, margin: float) -> Roi:
+    """The square crop around the valve in a clip, found by `locator` (a Keras model).
+
+    `video`: uint8 (H, W, T); `margin`: crop side as a multiple of the box's longer side.
+    """
+    frames = evenly_spaced(video.shape[2], HEATMAP_FRAMES)
+    x, box = locator_inputs(video, size, frames)
+    heatmap = np.asarray(locator.predict_on_batch(x))[..., 0].mean(axis=0)
+    return Roi.around(*box_from_heatmap(heatmap, box), margin=margin)

@@ -1,0 +1,103 @@
+"""Segment every frame of a clip at its own resolution with a trained model folder.
+
+The locator finds the valve's square once per clip; the segmenter then runs on crops of it in
+chunks of frames, and each chunk's masks are written straight into the full-size mask, so long
+clips need memory only for the video, its mask and one chunk.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from .clip import Clip
+from .config import PredictConfig, TrainConfig, load_train_config
+from .errors import InputError
+from .locate import locate_roi
+from .transforms import Roi, crop_stack, neighbour_indices, paste_stack
+
+BUNDLED_MODEL = Path(__file__).resolve().parent.parent / "models" / "default"
+
+
+@dataclass
+class Segmentation:
+    """The result for one clip: mask bool (H, W, T), crop used, per-frame area and confidence (T,)."""
+
+    mask: np.ndarray
+    roi: Roi
+    area: np.ndarray
+    confidence: np.ndarray
+
+
+class Segmenter:
+    """A trained model folder, ready to segment clips."""
+
+    def __init__(self, model, locator, config: TrainConfig, threshold: float, batch_size: int = 32):
+        self.model, self.locator, self.config = model, locator, config
+        self.threshold, self.batch_size = threshold, batch_size
+
+    @classmethod
+    def load(cls, model_dir: Path | str | None = None, predict: PredictConfig | None = None) -> "Segmenter":
+        """Load `model.keras` (+ `locator.keras`), `config.json` and `metrics.json` from a model folder."""
+        import keras
+
+        folder = Path(model_dir) if model_dir else BUNDLED_MODEL
+        predict = predict or PredictConfig()
+        if not (folder / "model.keras").is_file() or not (folder / "config.json").is_file():
+            raise InputError(f"{folder}: not a model folder (model.keras and config.json are missing)")
+        config = load_train_config(folder / "config.json")
+        model = keras.saving.load_model(folder / "model.keras", compile=False)
+        locator = keras.saving.load_model(folder / "locator.keras", compile=False) if config.locator_size else None
+        metrics_path = folder / "metrics.json"
+        chosen = json.loads(metrics_path.read_text()).get("threshold") if metrics_path.is_file() else None
+        threshold = predict.threshold or chosen or config.threshold or 0.5
+        return cls(model, locator, config, float(threshold), predict.batch_size)
+
+    def find_roi(self, video: np.ndarray) -> Roi:
+        """The square the segmenter looks at in `video` uint8 (H, W, T)."""
+        h, w = video.shape[:2]
+        if self.config.whole_frame or self.locator is None:
+            return Roi.around(0, 0, h, w, margin=1.0)
+        return locate_roi(self.locator, video, self.config.locator_size, self.config.margin)
+
+    def crop_probabilities(self, video: np.ndarray, roi: Roi, frames: np.ndarray) -> np.ndarray:
+        """Probabilities float32 (S, S, len(frames)) for `frames` of `video` uint8 (H, W, T), in the crop."""
+        idx = neighbour_indices(frames, self.config.offsets, video.shape[2])
+        lo, hi = int(idx.min()), int(idx.max()) + 1
+        crops = crop_stack(video[:, :, lo:hi], roi, self.config.crop_size)
+        x = crops[:, :, idx - lo].transpose(2, 0, 1, 3).astype(np.float32) / 255.0
+        return np.asarray(self.model.predict_on_batch(x))[..., 0].transpose(1, 2, 0)
+
+    def segment(self, clip: Clip, progress: Callable[[float], None] | None = None) -> Segmentation:
+        """Masks for every frame of `clip`; `progress(fraction)` is called after each chunk."""
+        video = clip.video
+        h, w, t = video.shape
+        roi = self.find_roi(video)
+        mask = np.zeros((h, w, t), dtype=bool)
+        confidence = np.zeros(t, dtype=np.float32)
+        for t0 in range(0, t, self.batch_size):
+            frames = np.arange(t0, min(t0 + self.batch_size, t))
+            probs = self.crop_probabilities(video, roi, frames)
+            paste_stack(probs, roi, mask[:, :, frames[0]:frames[-1] + 1], self.threshold)
+            confidence[frames] = mean_inside(probs, self.threshold)
+            if progress:
+                progress(min(1.0, (frames[-1] + 1) / t))
+        return Segmentation(mask, roi, mask.sum(axis=(0, 1)), confidence)
+
+    def probabilities_at(self, clip: Clip, frames: list[int]) -> np.ndarray:
+        """Full-resolution probabilities float32 (H, W, len(frames)) at the given frames."""
+        roi = self.find_roi(clip.video)
+        probs = self.crop_probabilities(clip.video, roi, np.asarray(frames))
+        out = np.zeros(clip.video.shape[:2] + (len(frames),), dtype=np.float32)
+        return paste_stack(probs, roi, out)
+
+
+def mean_inside(probs: np.ndarray, threshold: float) -> np.ndarray:
+    """Mean probability inside each frame's mask, 0 where it is empty: float32 (T,) from (S, S, T)."""
+    inside = probs > threshold
+    count = inside.sum(axis=(0, 1))
+    return np.where(count > 0, (probs * inside).sum(axis=(0, 1)) / np.maximum(count, 1), 0.0).astype(np.float32)

@@ -1,0 +1,252 @@
+"""The user's recipe: a U-Net with an IoU loss, trained on all labelled frames, then fine-tuned on
+augmented expert frames with a lower learning rate and the first encoder level frozen.
+
+Before that, a small locator learns where the box is (the default recipe), so the segmenter can
+work on a crop at a resolution where the thin leaflets survive. Validation is split by video.
+Results go to a temporary folder that is moved into place only when everything is written.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+from typing import Callable
+
+import keras
+import numpy as np
+
+from .batches import (LocatorBatches, SegmentationBatches, collect_examples,
+                      collect_locator_examples)
+from .clip import Clip
+from .config import TrainConfig, save_config
+from .errors import InputError
+from .losses import LOSSES, hard_iou
+from .metrics import video_iou
+from .model import create_model, freeze_encoder_levels
+from .predict import Segmenter
+
+Event = dict
+THRESHOLDS = np.round(np.arange(0.2, 0.96, 0.05), 2)
+
+
+def split_by_video(clips: list[Clip], fraction: float, seed: int) -> tuple[list[Clip], list[Clip]]:
+    """(train, validation) clips: `fraction` of each dataset kind held out, at least one where a kind has 3+."""
+    rng = np.random.default_rng(seed)
+    train, val = [], []
+    for kind in sorted({c.dataset for c in clips}):
+        group = [c for c in clips if c.dataset == kind]
+        n_val = int(round(len(group) * fraction)) if len(group) >= 3 else 0
+        n_val = max(n_val, 1) if len(group) >= 3 else 0
+        order = rng.permutation(len(group))
+        val += [group[i] for i in order[:n_val]]
+        train += [group[i] for i in order[n_val:]]
+    return train, val
+
+
+class EpochReporter(keras.callbacks.Callback):
+    """Turns epoch ends into events for the caller (progress bar, job file) and history rows."""
+
+    def __init__(self, stage: str, epochs: int, on_event: Callable[[Event], None], history: list):
+        super().__init__()
+        self.stage, self.epochs, self.on_event, self.history = stage, epochs, on_event, history
+        self.started = time.time()
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.started = time.time()
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        row = {"stage": self.stage, "epoch": epoch + 1, "epochs": self.epochs,
+               "loss": float(logs.get("loss", np.nan)), "val_loss": float(logs.get("val_loss", np.nan)),
+               "iou": float(logs.get("hard_iou", np.nan)), "val_iou": float(logs.get("val_hard_iou", np.nan)),
+               "seconds": round(time.time() - self.started, 2)}
+        self.history.append(row)
+        self.on_event(dict(row, kind="epoch"))
+
+
+def fit_stage(model, train, val, epochs: int, lr: float, loss: str, stage: str,
+              on_event: Callable[[Event], None], history: list) -> None:
+    """Compile `model` with Adam at `lr` and fit it for `epochs`, reporting each epoch."""
+    model.compile(optimizer=keras.optimizers.Adam(lr), loss=LOSSES[loss], metrics=[hard_iou])
+    on_event({"kind": "stage", "stage": stage, "epochs": epochs})
+    model.fit(train, validation_data=val, epochs=epochs, verbose=0,
+              callbacks=[EpochReporter(stage, epochs, on_event, history)])
+
+
+def train_locator(config: TrainConfig, train: list[Clip], val: list[Clip], on_event, history):
+    """Fit the box locator on every training clip (each frame of a clip shares its box)."""
+    x, y = collect_locator_examples(train, config.locator_size, config.locator_frames_per_clip)
+    vx, vy = collect_locator_examples(val or train[:1], config.locator_size, 4)
+    locator = create_model("unet", size=config.locator_size, channels=2, base=8, depth=3, name="locator")
+    fit_stage(locator, LocatorBatches(x, y, config.batch_size, augment=True, seed=config.seed),
+              LocatorBatches(vx, vy, config.batch_size, augment=False), config.locator_epochs,
+              config.lr_stage1, "dice_bce", "locator", on_event, history)
+    return locator
+
+
+def pipeline_iou(segmenter: Segmenter, clips: list[Clip]) -> dict[float, list[float]]:
+    """Per-video IoU of the whole pipeline (locate, crop, segment, paste back) for each threshold."""
+    scores = {float(t): [] for t in THRESHOLDS}
+    for clip in clips:
+        probs = segmenter.probabilities_at(clip, clip.frames)
+        truth = clip.label[:, :, clip.frames]
+        for t in scores:
+            scores[t].append(video_iou(truth, probs > t, list(range(len(clip.frames)))))
+    return scores
+
+
+def choose_threshold(scores: dict[float, list[float]]) -> tuple[float, float]:
+    """(threshold, median IoU) with the best median; ties go to the threshold nearest 0.5."""
+    best = max(scores, key=lambda t: (round(float(np.median(scores[t])), 4), -abs(t - 0.5)))
+    return best, float(np.median(scores[best]))
+
+
+def evaluate_stage(model, locator, config: TrainConfig, val: list[Clip], stage: str, on_event) -> dict:
+    """Validation figures of the pipeline after a stage; expert clips decide the threshold."""
+    if not val:
+        return {}
+    segmenter = Segmenter(model, locator, config, threshold=config.threshold or 0.5)
+    experts = [c for c in val if c.dataset == "expert"] or val
+    scores = pipeline_iou(segmenter, experts)
+    fixed = float(np.median(scores[min(scores, key=lambda t: abs(t - (config.threshold or 0.5)))]))
+    threshold, best = choose_threshold(scores) if config.threshold is None else (config.threshold, fixed)
+    result = {"val_videos": [c.name for c in experts], "val_iou_at_0.5": float(np.median(scores[0.5])),
+              "threshold": threshold, "val_iou": best}
+    on_event(dict(result, kind="validation", stage=stage))
+    return result
+
+
+def train(clips: list[Clip], out_dir: Path, config: TrainConfig,
+          on_event: Callable[[Event], None] = lambda e: None, init_dir: Path | None = None) -> dict:
+    """Run the whole recipe on labelled `clips` and write the model folder `out_dir`.
+
+    `init_dir`: start from that model folder's weights (fine-tuning) instead of from scratch.
+    Returns the metrics written to `metrics.json`.
+    """
+    out_dir = Path(out_dir)
+    if out_dir.exists() and any(out_dir.iterdir()):
+        raise InputError(f"{out_dir}: already exists and is not empty; choose another --out or delete it")
+    labelled = [c for c in clips if c.is_labelled]
+    if not labelled:
+        raise InputError("no labelled clips to train on (need AML train records with label and frames)")
+    started = time.time()
+    keras.utils.set_random_seed(config.seed)
+    train_clips, val_clips = split_by_video(labelled, config.val_fraction, config.seed)
+    on_event({"kind": "start", "train_videos": len(train_clips), "val_videos": len(val_clips),
+              "device": describe_device()})
+    history: list[dict] = []
+    metrics: dict = {"train_videos": [c.name for c in train_clips]}
+    start = Segmenter.load(init_dir) if init_dir else None
+    locator = None
+    if config.locator_size:
+        with_box = [c for c in train_clips if c.box is not None]
+        locator = start.locator if start and start.locator else train_locator(
+            config, with_box, [c for c in val_clips if c.box is not None], on_event, history)
+    examples = collect_examples(train_clips, config.offsets)
+    val_examples = collect_examples(val_clips, config.offsets)
+    model = start.model if start else create_model("unet", size=config.crop_size, channels=len(config.offsets),
+                                                   base=config.base_filters, depth=config.depth)
+    batches = dict(size=config.crop_size, margin=config.margin, batch_size=config.batch_size,
+                   whole_frame=config.whole_frame)
+    val_batches = SegmentationBatches(val_examples or examples[:1], **batches)
+    if config.epochs_stage1 and not start:
+        fit_stage(model, SegmentationBatches(examples, augment=True, samples=config.samples_per_epoch,
+                                             expert_weight=config.expert_weight, seed=config.seed, **batches),
+                  val_batches, config.epochs_stage1, config.lr_stage1, config.loss, "stage1", on_event, history)
+        metrics["stage1"] = evaluate_stage(model, locator, config, val_clips, "stage1", on_event)
+    experts = [e for e in examples if e.expert]
+    if experts and config.epochs_stage2:
+        freeze_encoder_levels(model, config.freeze_levels)
+        fit_stage(model, SegmentationBatches(experts, augment=True, samples=config.samples_per_epoch,
+                                             seed=config.seed + 1, **batches),
+                  val_batches, config.epochs_stage2, config.lr_stage2, config.loss, "stage2", on_event, history)
+        metrics["stage2"] = evaluate_stage(model, locator, config, val_clips, "stage2", on_event)
+    else:
+        on_event({"kind": "message", "text": "no expert clips in the training data: stage 2 skipped"})
+    last = metrics.get("stage2") or metrics.get("stage1") or {}
+    metrics["threshold"] = last.get("threshold", config.threshold or 0.5)
+    metrics["train_seconds"] = round(time.time() - started, 1)
+    write_model_dir(out_dir, model, locator, config, metrics, history)
+    on_event({"kind": "done", "out_dir": str(out_dir), **{k: metrics[k] for k in ("threshold", "train_seconds")}})
+    return metrics
+
+
+def write_model_dir(out_dir: Path, model, locator, config: TrainConfig, metrics: dict, history: list[dict]) -> None:
+    """Write every file of a model folder into a temporary sibling, then move it into place."""
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    partial = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.partial-", dir=out_dir.parent))
+    try:
+        model.save(partial / "model.keras")
+        if locator is not None:
+            locator.save(partial / "locator.keras")
+        save_config(config, partial / "config.json")
+        (partial / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+        write_history(history, partial / "history.csv")
+        plot_curves(history, partial / "curves.png")
+        if out_dir.exists():
+            out_dir.rmdir()
+        os.replace(partial, out_dir)
+    finally:
+        shutil.rmtree(partial, ignore_errors=True)
+
+
+def write_history(history: list[dict], path: Path) -> None:
+    """One CSV row per epoch of every stage."""
+    fields = ["stage", "epoch", "epochs", "loss", "val_loss", "iou", "val_iou", "seconds"]
+    with open(path, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=fields)
+        writer.writeheader()
+        writer.writerows(history)
+
+
+def plot_curves(history: list[dict], path: Path) -> None:
+    """Loss and validation IoU per epoch, one colour per stage, as a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
+    for stage in dict.fromkeys(row["stage"] for row in history):
+        rows = [r for r in history if r["stage"] == stage]
+        epochs = [r["epoch"] for r in rows]
+        axes[0].plot(epochs, [r["loss"] for r in rows], label=f"{stage} train")
+        axes[0].plot(epochs, [r["val_loss"] for r in rows], "--", label=f"{stage} val")
+        axes[1].plot(epochs, [r["val_iou"] for r in rows], label=stage)
+    axes[0].set(title="loss", xlabel="epoch")
+    axes[1].set(title="validation IoU (crop, threshold 0.5)", xlabel="epoch", ylim=(0, 1))
+    for ax in axes:
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
+def describe_device() -> str:
+    """The backend and the device training runs on, e.g. 'tensorflow on CPU' or 'jax on NVIDIA H100'."""
+    backend = keras.backend.backend()
+    try:
+        if backend == "tensorflow":
+            import tensorflow as tf
+
+            gpus = tf.config.list_physical_devices("GPU")
+            name = tf.config.experimental.get_device_details(gpus[0]).get("device_name", "GPU") if gpus else "CPU"
+        elif backend == "jax":
+            import jax
+
+            device = jax.devices()[0]
+            name = getattr(device, "device_kind", "CPU") if device.platform != "cpu" else "CPU"
+        elif backend == "torch":
+            import torch
+
+            name = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "CPU"
+        else:
+            name = "CPU"
+    except Exception:  # device discovery must never stop training
+        name = "unknown device"
+    return f"{backend} on {name}"

@@ -1,0 +1,57 @@
+"""Round trips of the geometry shared by training and prediction."""
+
+import numpy as np
+import pytest
+
+from mvcore.transforms import Roi, box_bounds, crop_stack, letterbox, neighbour_indices, paste_stack, undo_letterbox
+
+
+def blob_stack(h, w, t):
+    """bool (h, w, t) with a filled rectangle that drifts one pixel per frame."""
+    stack = np.zeros((h, w, t), dtype=np.uint8)
+    for i in range(t):
+        stack[h // 4 + i:h // 2 + i, w // 3:w // 3 + w // 4, i] = 255
+    return stack
+
+
+@pytest.mark.parametrize("h, w, size", [(600, 800, 128), (112, 112, 128), (731, 1007, 256), (80, 40, 64)])
+def test_letterbox_then_undo_recovers_the_mask(h, w, size):
+    stack = blob_stack(h, w, 3)
+    small, box = letterbox(stack, size)
+    assert small.shape == (size, size, 3)
+    back = undo_letterbox(small, box) > 127
+    truth = stack > 127
+    iou = (back & truth).sum() / (back | truth).sum()
+    assert back.shape == (h, w, 3) and iou > 0.9
+
+
+@pytest.mark.parametrize("roi", [Roi(100, 200, 300), Roi(-50, -80, 200), Roi(500, 700, 160), Roi(0, 0, 800)])
+def test_crop_then_paste_recovers_the_inside_of_the_roi(roi):
+    stack = blob_stack(600, 800, 4)
+    crops = crop_stack(stack, roi, 128)
+    assert crops.shape == (128, 128, 4)
+    out = np.zeros(stack.shape, dtype=bool)
+    paste_stack(crops.astype(np.float32) / 255, roi, out, threshold=0.5)
+    fr, fc, _, _ = roi.clipped(600, 800)
+    truth = stack[fr, fc] > 0
+    inter, union = (out[fr, fc] & truth).sum(), (out[fr, fc] | truth).sum()
+    assert union == 0 or inter / union > 0.9
+    outside = np.ones(stack.shape[:2], dtype=bool)
+    outside[fr, fc] = False
+    assert not out[outside].any()
+
+
+@pytest.mark.parametrize("box, margin, expected", [
+    ((10, 20, 30, 60), 1.0, Roi(0, 20, 40)),
+    ((10, 20, 30, 60), 1.5, Roi(-10, 10, 60)),
+    ((0, 0, 600, 800), 1.0, Roi(-100, 0, 800)),
+])
+def test_roi_around_a_box_is_a_centred_square(box, margin, expected):
+    assert Roi.around(*box, margin=margin) == expected
+
+
+def test_box_bounds_and_neighbours():
+    box = np.zeros((50, 60), dtype=bool)
+    box[5:15, 7:30] = True
+    assert box_bounds(box) == (5, 7, 15, 30)
+    assert neighbour_indices(np.array([0, 5, 9]), (-1, 0, 1), 10).tolist() == [[0, 0, 1], [4, 5, 6], [8, 9, 9]]
