@@ -9,9 +9,6 @@ import streamlit as st
 from mvcore import workspace
 from mvcore.errors import InputError
 
-AML_TYPES = ["pkl", "pickle", "gz"]
-
-
 @st.cache_resource(max_entries=3, show_spinner="Loading the model...")
 def load_segmenter(path: str, version: str):
     """A loaded mvcore Segmenter, shared by every session (`version` changes when the folder does)."""
@@ -81,9 +78,10 @@ def pick_data(key: str, aml_only: bool = False, labelled: bool = False, samples:
         except InputError as err:
             st.error(str(err))
             return None
-    types = AML_TYPES if aml_only else workspace.UPLOAD_TYPES
+    # No `type=` filter: streamlit would reject other files with an exception of its own; the readers
+    # refuse them with a message saying what is accepted.
     what = "an AML train.pkl / test.pkl" if aml_only else "a video (MP4, AVI, GIF, MOV), DICOM, .npy/.npz or AML .pkl"
-    uploaded = st.file_uploader(f"Upload {what}", type=types, key=f"{key}_upload")
+    uploaded = st.file_uploader(f"Upload {what}", key=f"{key}_upload")
     if uploaded is None:
         return None
     try:

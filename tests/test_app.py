@@ -1,0 +1,154 @@
+"""Each page of the web app through streamlit's AppTest: the happy path and bad input.
+
+The pages run in-process against a throw-away workspace (MVCORE_WORKSPACE) and the bundled model.
+"""
+
+from pathlib import Path
+
+import pytest
+from streamlit import config as st_config
+from streamlit.testing.v1 import AppTest
+
+from conftest import BAD_UPLOADS, REPO, SAMPLES, small_video_bytes
+from mvcore import jobs
+
+TIMEOUT_S = 120  # the first run imports TensorFlow and loads the model
+
+
+def open_page(page: str | None = None) -> AppTest:
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=TIMEOUT_S)
+    if page:
+        at.switch_page(f"pages/{page}.py")
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def button(at: AppTest, label: str):
+    matches = [b for b in at.button if b.label == label]
+    assert matches, f"no button {label!r} among {[b.label for b in at.button]}"
+    return matches[0]
+
+
+def errors(at: AppTest) -> str:
+    return " | ".join(e.value for e in at.error)
+
+
+def metrics(at: AppTest) -> dict[str, str]:
+    return {m.label: m.value for m in at.metric}
+
+
+def upload(at: AppTest, key: str, name: str, data: bytes) -> AppTest:
+    at.radio(key=f"{key}_source").set_value("Upload").run()
+    at.file_uploader(key=f"{key}_upload").set_value((name, data, "application/octet-stream")).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_home_one_click_segments_a_labelled_sample(ws, bundled_model):
+    at = open_page()
+    assert at.title[0].value == "Mitral valve segmentation"
+    button(at, "Segment a sample clip").click().run()
+    assert not at.exception and not at.error, errors(at)
+    assert at.title[0].value == "Segment a clip"
+    assert len(at.get("video")) == 1 and len(at.get("plotly_chart")) == 1
+    assert any("labelled" in c.value for c in at.caption)
+    assert at.slider(key=next(s.key for s in at.slider)).value > 0  # starts on an annotated frame
+
+
+def test_segment_upload_style_downloads_and_submission(ws, bundled_model):
+    at = upload(open_page("segment"), "seg", "my clip.mp4", small_video_bytes())
+    assert not at.error, errors(at)
+    button(at, "Segment").click().run()
+    assert not at.error, errors(at)
+    assert [d.label for d in at.get("download_button")] == ["Overlay MP4", "Overlay GIF", "Masks .npz", "Per-frame CSV"]
+    caption = next(c.value for c in at.caption if c.value.startswith("Segmented"))
+    at.radio(key="seg_style").set_value("contour").run()  # new overlay, same segmentation
+    assert next(c.value for c in at.caption if c.value.startswith("Segmented")) == caption
+    assert sorted(p.name for p in (ws / "results").rglob("*.mp4")) == ["my_clip_contour.mp4", "my_clip_fill.mp4"]
+    assert [p.parent.name for p in (ws / "uploads").rglob("*.mp4")] and not at.exception
+
+    at.radio(key="seg_source").set_value("Sample").run()
+    at.selectbox(key="seg_sample").set_value("test_small.pkl").run()
+    button(at, "Segment").click().run()
+    button(at, "Segment all 2 clips").click().run()
+    assert not at.error, errors(at)
+    assert "Submission CSV" in [d.label for d in at.get("download_button")]
+
+
+def test_segment_refuses_bad_uploads_and_keeps_working(ws, bundled_model):
+    at = upload(open_page("segment"), "seg", "good.mp4", small_video_bytes())
+    stored = sorted((ws / "uploads").rglob("*"))
+    for name, data in BAD_UPLOADS.values():
+        at.file_uploader(key="seg_upload").set_value((name, data, "application/octet-stream")).run()
+        assert not at.exception, at.exception
+        assert "Upload refused" in errors(at) and name in errors(at)
+        assert not [b for b in at.button if b.label == "Segment" and not b.disabled]
+    previous = st_config.get_option("server.maxUploadSize")
+    st_config.set_option("server.maxUploadSize", 1)
+    try:
+        at.file_uploader(key="seg_upload").set_value(("big.mp4", b"\x00" * (2 * 2**20), "video/mp4")).run()
+        assert "over the upload limit" in errors(at)
+    finally:
+        st_config.set_option("server.maxUploadSize", previous)
+    assert sorted((ws / "uploads").rglob("*")) == stored
+    at.file_uploader(key="seg_upload").set_value(("good.mp4", small_video_bytes(), "video/mp4")).run()
+    assert not at.error
+    button(at, "Segment").click().run()
+    assert len(at.get("video")) == 1 and not at.error
+
+
+def test_data_page_summarises_a_pickle(ws):
+    at = open_page("data")
+    assert not at.error, errors(at)
+    assert metrics(at) == {"Clips": "5", "Amateur": "3", "Expert": "2", "Labelled": "5", "Frames per clip": "31-76"}
+    assert len(at.dataframe) == 1 and len(at.get("image")) == 1
+
+
+@pytest.mark.parametrize("name, data, message", [
+    ("clip.mp4", None, "not an AML pickle"),
+    (*BAD_UPLOADS["malicious pickle"], "refuses"),
+    (*BAD_UPLOADS["not AML pickle"], "numbers.pkl"),
+], ids=["video", "malicious pickle", "pickle of numbers"])
+def test_data_page_refuses_what_is_not_an_aml_pickle(ws, name, data, message):
+    at = upload(open_page("data"), "data", name, data or small_video_bytes())
+    assert "Upload refused" in errors(at) and message in errors(at)
+    assert not at.metric
+
+
+def test_train_page_starts_refuses_second_and_cancels(ws):
+    at = open_page("train")
+    at.checkbox[0].check()
+    at.text_input[0].set_value("from-the-page")
+    button(at, "Start training").click().run()
+    assert not at.error, errors(at)
+    assert metrics(at)["Status"] == "running"
+    at.text_input[0].set_value("second")
+    button(at, "Start training").click().run()
+    assert "already running" in " ".join(w.value for w in at.warning)
+    button(at, "Cancel training").click().run()
+    assert metrics(at)["Status"] == "cancelled"
+    assert jobs.active_job() is None and not (ws / "models" / "from-the-page").exists()
+
+
+def test_train_page_refuses_unlabelled_data(ws):
+    at = upload(open_page("train"), "train", "test.pkl", (SAMPLES / "test_small.pkl").read_bytes())
+    assert "no labelled clips" in errors(at)
+    assert button(at, "Start training").disabled
+
+
+def test_evaluate_page_scores_the_sample(ws, bundled_model):
+    at = open_page("evaluate")
+    button(at, "Evaluate").click().run()
+    assert not at.error, errors(at)
+    scores = metrics(at)
+    assert set(scores) == {"Score (median IoU over videos)", "Mean IoU over videos", "Mean IoU over 15 frames"}
+    assert 0 <= float(scores["Score (median IoU over videos)"]) <= 1
+    assert len(at.dataframe) == 1 and len(at.get("plotly_chart")) == 1
+    assert len(at.get("image")) == 4  # the worst frames
+
+
+def test_evaluate_page_refuses_a_corrupt_pickle(ws, bundled_model):
+    at = upload(open_page("evaluate"), "eval", "train.pkl", b"\x1f\x8b\x08\x00garbage")
+    assert "Upload refused" in errors(at)
+    assert button(at, "Evaluate").disabled
