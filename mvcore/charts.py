@@ -54,7 +54,7 @@ def training_chart(epochs: list[dict]):
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
-    fig = make_subplots(rows=1, cols=2, subplot_titles=("loss", "validation IoU"), horizontal_spacing=0.08)
+    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.08)
     for stage in dict.fromkeys(e["stage"] for e in epochs):
         xs = [i + 1 for i, e in enumerate(epochs) if e["stage"] == stage]
         rows = [e for e in epochs if e["stage"] == stage]
@@ -66,7 +66,8 @@ def training_chart(epochs: list[dict]):
         fig.add_trace(go.Scatter(x=xs, y=[e["val_iou"] for e in rows], name=f"{stage} val IoU",
                                  line=dict(color=color), mode="lines+markers", showlegend=False), row=1, col=2)
     fig.update_xaxes(title_text="epoch (whole run)")
-    fig.update_yaxes(range=[0, 1], row=1, col=2)
+    fig.update_yaxes(title_text="loss", row=1, col=1)
+    fig.update_yaxes(title_text="validation IoU", range=[0, 1], row=1, col=2)
     return _layout(fig, height=340)
 
 

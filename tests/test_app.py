@@ -13,12 +13,13 @@ from conftest import BAD_UPLOADS, REPO, SAMPLES, small_video_bytes
 from mvcore import jobs
 
 TIMEOUT_S = 120  # the first run imports TensorFlow and loads the model
+PAGES = {"segment": "1_Segment_a_clip", "data": "2_Data", "train": "3_Train", "evaluate": "4_Evaluate"}
 
 
 def open_page(page: str | None = None) -> AppTest:
     at = AppTest.from_file(str(REPO / "app.py"), default_timeout=TIMEOUT_S)
     if page:
-        at.switch_page(f"pages/{page}.py")
+        at.switch_page(f"pages/{PAGES[page]}.py")
     at.run()
     assert not at.exception, at.exception
     return at

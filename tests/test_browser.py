@@ -71,7 +71,7 @@ def test_upload_dicom_segment_watch_and_download(server, tmp_path):
         browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
-            page.goto(f"{server}/segment")
+            page.goto(f"{server}/Segment_a_clip")
             page.get_by_text("Upload", exact=True).click()
             page.locator('input[type="file"]').set_input_files(dicom)
             expect(page.get_by_text("120 frames, 480 x 640 pixels")).to_be_visible(timeout=60_000)

@@ -5,8 +5,9 @@ import streamlit as st
 from mvcore import charts, workspace
 from mvcore.errors import InputError
 from mvcore.metrics import evaluate
-from pages.common import pick_data, pick_model, segmenter_for
+from pages import pick_data, pick_model, segmenter_for, setup_page
 
+setup_page("Evaluate")
 st.title("Evaluate")
 st.caption("IoU per video over its annotated frames; the score is the median over videos (the AML leaderboard's "
            "figure). Needs labelled clips: a train.pkl, or the bundled train_small.pkl.")
@@ -18,7 +19,7 @@ with model_col:
     model = pick_model(key="eval_model")
     segmenter = segmenter_for(model) if model else None
     clicked = st.button("Evaluate", type="primary", disabled=picked is None or segmenter is None,
-                        use_container_width=True)
+                        width="stretch")
 
 if picked is None or model is None:
     st.stop()

@@ -3,8 +3,9 @@
 import streamlit as st
 
 from mvcore import workspace
-from pages.common import pick_data
+from pages import pick_data, setup_page
 
+setup_page("Data")
 st.title("Data")
 st.caption("Open an AML pickle (train.pkl or test.pkl). It is read with a restricted unpickler that runs no code. "
            "Annotated frames show the label in red and the valve box in yellow.")
@@ -35,7 +36,7 @@ cols[3].metric("Labelled", summary["labelled"])
 cols[4].metric("Frames per clip", "{}-{}".format(*summary["frames"]))
 summary_col.caption(f"{path.name}: frame sizes {summary['size']} pixels (rows x columns).")
 
-table, grid = st.columns([2, 3], gap="large")
+table, grid = st.columns([1, 1], gap="large")
 with table:
     st.dataframe(workspace.clip_rows(clips), hide_index=True)
 with grid:

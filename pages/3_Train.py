@@ -7,8 +7,9 @@ import streamlit as st
 from mvcore import charts, jobs, workspace
 from mvcore.config import TrainConfig
 from mvcore.errors import InputError
-from pages.common import pick_data
+from pages import pick_data, setup_page
 
+setup_page("Train")
 st.title("Train")
 st.caption("Training runs as a separate background process: reloading the page, opening a second tab or "
            "closing the browser does not stop it. One training job runs at a time.")
@@ -27,11 +28,12 @@ def show_job(job: jobs.Job) -> None:
     st.subheader(f"Job: {job.name}")
     c = st.columns(4)
     c[0].metric("Status", status)
-    c[1].metric("Device", progress.device or "starting...")
-    c[2].metric("Stage", progress.stage or "-")
+    c[1].metric("Stage", progress.stage or "-")
+    c[2].metric("Epochs", f"{progress.done_epochs} / {progress.planned_epochs}")
     c[3].metric("Time left", _duration(progress.eta_s) if status == "running" else "-")
+    st.caption(f"Training on {progress.device or '... (starting)'}; model folder {job.model_dir}")
     if status == "running":
-        st.progress(progress.fraction, text=f"epoch {progress.done_epochs} of about {progress.planned_epochs}")
+        st.progress(progress.fraction)
         if st.button("Cancel training", icon=":material/stop:"):
             jobs.cancel(job)
             st.rerun(scope="app")

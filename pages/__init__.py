@@ -1,4 +1,7 @@
-"""Widgets and caches the pages share: pick a model, pick or upload data. Not a page itself."""
+"""What the pages share: page setup, cached models and clips, the model and data pickers.
+
+Streamlit does not list `__init__.py` as a page, so this is the pages' common module.
+"""
 
 from __future__ import annotations
 
@@ -9,12 +12,38 @@ import streamlit as st
 from mvcore import workspace
 from mvcore.errors import InputError
 
+NAVIGATION = [("app.py", "Home", ":material/home:"),
+              ("pages/1_Segment_a_clip.py", "Segment a clip", ":material/movie:"),
+              ("pages/2_Data.py", "Data", ":material/dataset:"),
+              ("pages/3_Train.py", "Train", ":material/model_training:"),
+              ("pages/4_Evaluate.py", "Evaluate", ":material/analytics:")]
+
+
+def setup_page(title: str) -> None:
+    """Wide layout, the browser tab's title and the sidebar's page links; every page calls it first.
+
+    (The pages folder's own navigation is switched off in .streamlit/config.toml: it would call the
+    home page 'app'.)
+    """
+    st.set_page_config(page_title=f"{title} - mitral valve", page_icon=":material/ecg_heart:", layout="wide")
+    with st.sidebar:
+        st.markdown("### :material/ecg_heart: Mitral valve")
+        for page, label, icon in NAVIGATION:
+            st.page_link(page, label=label, icon=icon)
+
+
 @st.cache_resource(max_entries=3, show_spinner="Loading the model...")
 def load_segmenter(path: str, version: str):
     """A loaded mvcore Segmenter, shared by every session (`version` changes when the folder does)."""
+    import numpy as np
+
+    from mvcore.clip import Clip
     from mvcore.predict import Segmenter
 
-    return Segmenter.load(path)
+    segmenter = Segmenter.load(path)
+    # Trace the networks now (a full chunk and a shorter last one), not on the user's first click.
+    segmenter.segment(Clip("warm-up", np.zeros((64, 64, segmenter.batch_size + 3), np.uint8)))
+    return segmenter
 
 
 # Clips are cached as resources, not data: st.cache_data would copy (pickle) every video on each
@@ -27,8 +56,9 @@ def load_clips(path: str, version: str, aml_only: bool = False):
 
 
 @st.cache_resource(max_entries=4, show_spinner="Checking the upload...")
-def ingest(name: str, file_id: str, _data: bytes, max_bytes: int, aml_only: bool):
-    return workspace.ingest_upload(name, _data, max_bytes=max_bytes, aml_only=aml_only)
+def ingest(name: str, file_id: str, _uploaded, max_bytes: int, aml_only: bool):
+    """The stored, validated upload; its bytes are copied out of the uploader only on a cache miss."""
+    return workspace.ingest_upload(name, _uploaded.getvalue(), max_bytes=max_bytes, aml_only=aml_only)
 
 
 def upload_limit_bytes() -> int:
@@ -85,7 +115,7 @@ def pick_data(key: str, aml_only: bool = False, labelled: bool = False, samples:
     if uploaded is None:
         return None
     try:
-        upload = ingest(uploaded.name, uploaded.file_id, uploaded.getvalue(), upload_limit_bytes(), aml_only)
+        upload = ingest(uploaded.name, uploaded.file_id, uploaded, upload_limit_bytes(), aml_only)
     except InputError as err:
         st.error(f"Upload refused: {err}")
         return None

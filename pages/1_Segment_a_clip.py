@@ -6,10 +6,11 @@ import streamlit as st
 
 from mvcore import charts, workspace
 from mvcore.errors import InputError
-from pages.common import pick_data, pick_model, segmenter_for
+from pages import pick_data, pick_model, segmenter_for, setup_page
 
 MAX_KEPT_RESULTS = 3
 
+setup_page("Segment a clip")
 st.title("Segment a clip")
 st.caption("Upload an echo clip (video, DICOM cine, NumPy array or AML pickle) or pick a sample, then "
            "segment the mitral valve on every frame. Labelled clips also show the truth (green) and IoU.")
@@ -33,7 +34,8 @@ if picked:
         if len(clips) > 1:
             names = [c.name for c in clips]
             if st.session_state.get("seg_clip") not in names:
-                st.session_state["seg_clip"] = next((c.name for c in clips if c.is_labelled), names[0])
+                labelled = sorted((c for c in clips if c.is_labelled), key=lambda c: c.dataset != "expert")
+                st.session_state["seg_clip"] = labelled[0].name if labelled else names[0]
             name = st.selectbox(f"Clip ({len(clips)} in the file)", names, key="seg_clip",
                                 format_func=lambda n: n + ("  (labelled)" if clips[names.index(n)].is_labelled else ""))
             clip = clips[names.index(name)]
@@ -48,7 +50,7 @@ key = (str(path), clip.name, str(model.path), model.version) if clip is not None
 
 with settings:
     clicked = st.button("Segment", type="primary", disabled=segmenter is None or clip is None,
-                        use_container_width=True)
+                        width="stretch")
 
 if segmenter is not None and clip is not None and (clicked or (request and request.get("run"))):
     if key not in results:
@@ -76,9 +78,10 @@ st.subheader(f"{clip.name}")
 st.caption(f"Segmented {clip.n_frames} frames in {shown['seconds']:.1f} s. Red: predicted valve"
            + ("; green: the label." if clip.is_labelled else "."))
 
+width = "stretch" if clip.shape[1] >= 400 else 400  # small clips are not blown up to the column
 video_col, frame_col = st.columns(2, gap="large")
 with video_col:
-    st.video(str(outputs.overlay_mp4(style)), loop=True, autoplay=True, muted=True)
+    st.video(str(outputs.overlay_mp4(style)), loop=True, autoplay=True, muted=True, width=width)
 
 
 @st.fragment
@@ -87,7 +90,7 @@ def frame_viewer():
     start = clip.frames[0] if clip.is_labelled else 0
     t = st.slider("Frame", 0, clip.n_frames - 1, start, key=f"seg_frame_{clip.name}")
     row = rows[t]
-    st.image(charts.frame_image(clip, result.mask, t, "contour"), width="stretch",
+    st.image(charts.frame_image(clip, result.mask, t, "contour"), width=width,
              caption=f"frame {t}: area {row['area_px']} px, confidence {row['mean_confidence']:.2f}"
              + (f", IoU {row['iou']:.3f}" if row["iou"] is not None else ""))
 
