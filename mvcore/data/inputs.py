@@ -1,0 +1,85 @@
+"""Any input: the reader for each file picked by its suffix (or DICOM preamble), folders expanded."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from mvcore.clip import Clip
+from mvcore.data.aml import AML_EXTENSIONS, load_aml
+from mvcore.data.checks import _existing_file
+from mvcore.data.media import (
+    ARRAY_EXTENSIONS,
+    DICOM_EXTENSIONS,
+    VIDEO_EXTENSIONS,
+    read_arrays,
+    read_dicom,
+    read_video,
+)
+from mvcore.errors import InputError
+
+_KINDS = (("aml", AML_EXTENSIONS), ("video", VIDEO_EXTENSIONS),
+          ("dicom", DICOM_EXTENSIONS), ("array", ARRAY_EXTENSIONS))
+_EXPECTED = ", ".join(ext for _, extensions in _KINDS for ext in extensions)
+
+
+def _has_dicom_preamble(path: Path) -> bool:
+    """True if bytes 128..131 spell 'DICM', as in every DICOM Part 10 file."""
+    try:
+        with open(path, "rb") as file:
+            return file.read(132)[128:] == b"DICM"
+    except OSError:
+        return False
+
+
+def _file_kind(path: Path) -> str | None:
+    """'aml', 'video', 'dicom' or 'array' by suffix (or DICOM preamble); None if none fits."""
+    name = path.name.lower()
+    kind = next((kind for kind, extensions in _KINDS if name.endswith(extensions)), None)
+    return kind or ("dicom" if _has_dicom_preamble(path) else None)
+
+
+def _readable_files(path: Path) -> list[tuple[Path, str]]:
+    """[(file, kind)]: the file itself, or a folder's readable files (sorted, not recursive)."""
+    if path.is_dir():
+        files = [p for p in sorted(path.iterdir()) if p.is_file() and not p.name.startswith(".")]
+        readable = [(p, kind) for p in files if p.name != "DICOMDIR" and (kind := _file_kind(p))]
+        if not files:
+            raise InputError(f"{path}: the folder is empty")
+        if not readable:
+            raise InputError(f"{path}: the folder holds no videos, DICOM files, arrays or AML "
+                             f"pickles (expected {_EXPECTED})")
+        return readable
+    kind = _file_kind(_existing_file(path))
+    if kind is None:
+        found = f"'{path.suffix}'" if path.suffix else "(no suffix, and not DICOM)"
+        raise InputError(f"{path}: unsupported file type {found} (expected {_EXPECTED} "
+                         "or a DICOM file)")
+    return [(path, kind)]
+
+
+def _read_file(path: Path, kind: str, axis: str) -> list[Clip]:
+    if kind == "aml":
+        return load_aml(path)
+    if kind == "video":
+        return [read_video(path)]
+    if kind == "dicom":
+        return [read_dicom(path)]
+    return read_arrays(path, axis)
+
+
+def load_inputs(paths, axis: str = "HWT") -> list[Clip]:
+    """Clips from files and folders of any supported type, in the order given.
+
+    paths: one path or several; a folder stands for its readable files. An AML pickle gives all
+    its clips, a .npz one per array (laid out as `axis`).
+    """
+    if isinstance(paths, (str, os.PathLike)):
+        paths = [paths]
+    clips = []
+    for path in map(Path, paths):
+        for file, kind in _readable_files(path):
+            clips.extend(_read_file(file, kind, axis))
+    if not clips:
+        raise InputError("no input files were given")
+    return clips

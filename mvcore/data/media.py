@@ -1,0 +1,240 @@
+"""Readers of one clip file: video (MP4, AVI, MOV, MKV, GIF), DICOM, NumPy arrays (.npy, .npz).
+
+Each gives grey uint8 (H, W, T) clips named by the file (or by the array key in a .npz).
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+
+from mvcore.clip import Clip
+from mvcore.data.checks import _existing_file, _one_line, check_video
+from mvcore.errors import InputError
+
+VIDEO_EXTENSIONS = (".mp4", ".avi", ".gif", ".mov", ".mkv")
+# Also DICOM: any file whose suffix is not listed here but that has the 'DICM' preamble.
+DICOM_EXTENSIONS = (".dcm", ".dicom")
+ARRAY_EXTENSIONS = (".npy", ".npz")
+
+FALLBACK_FPS = 25.0  # when a video or DICOM file does not say
+
+
+# --- video files -------------------------------------------------------------------------------
+
+def _valid_fps(fps: float) -> bool:
+    return math.isfinite(fps) and 0 < fps <= 1000
+
+
+def _frames_last_grey(frames: np.ndarray) -> np.ndarray:
+    """uint8 (T, H, W) grey or (T, H, W, 3) RGB frames -> uint8 grey (H, W, T)."""
+    if frames.ndim == 3:
+        return np.ascontiguousarray(np.moveaxis(frames, 0, 2))
+    import cv2
+
+    grey = np.empty(frames.shape[1:3] + frames.shape[:1], np.uint8)
+    for t, frame in enumerate(frames):
+        grey[:, :, t] = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
+    return grey
+
+
+def _decode_with_opencv(path: Path) -> tuple[np.ndarray, float]:
+    """(uint8 grey (H, W, T), fps) of a video OpenCV/FFmpeg plays; a cut or empty file fails."""
+    import cv2
+
+    capture = cv2.VideoCapture(str(path))
+    try:
+        if not capture.isOpened():
+            raise InputError(f"{path}: cannot be played as a video "
+                             "(damaged, truncated, or not a video file)")
+        fps = capture.get(cv2.CAP_PROP_FPS)
+        announced = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
+        frames = []
+        ok, frame = capture.read()
+        while ok:
+            frames.append(cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY))
+            ok, frame = capture.read()
+    except cv2.error as exc:
+        raise InputError(f"{path}: the video could not be decoded ({_one_line(exc)})") from exc
+    finally:
+        capture.release()
+    if announced > 0 and len(frames) < 0.9 * announced:
+        raise InputError(f"{path}: only {len(frames)} of its {announced} frames could be decoded "
+                         "(the file is truncated or damaged)")
+    if not frames:
+        raise InputError(f"{path}: the video holds no frames that could be decoded")
+    return np.stack(frames, axis=2), fps
+
+
+def _decode_gif(path: Path) -> tuple[np.ndarray, float]:
+    """(uint8 grey (H, W, T), fps) of an animated GIF; fps from the first frame's duration."""
+    import imageio.v3 as iio
+
+    try:
+        frames = iio.imread(path, index=None)
+        duration_ms = float(iio.immeta(path).get("duration") or 0)
+    except Exception as exc:  # Pillow raises many types for a damaged GIF
+        raise InputError(f"{path}: not a readable GIF ({_one_line(exc)})") from exc
+    frames = frames[..., :3] if frames.ndim == 4 else frames  # drop alpha
+    return _frames_last_grey(frames.astype(np.uint8)), (1000.0 / duration_ms if duration_ms else 0)
+
+
+def read_video(path) -> Clip:
+    """A video file (MP4, AVI, MOV, MKV, GIF) as a grey clip, uint8 (H, W, T), T >= 2.
+
+    fps comes from the container (25 when it does not say); the name is the file stem.
+    """
+    path = _existing_file(path)
+    decode = _decode_gif if path.suffix.lower() == ".gif" else _decode_with_opencv
+    video, fps = decode(path)
+    return Clip(name=path.stem, video=check_video(video, path),
+                fps=fps if _valid_fps(fps) else FALLBACK_FPS, source=str(path))
+
+
+# --- DICOM -------------------------------------------------------------------------------------
+
+def _scale_to_uint8(values: np.ndarray) -> np.ndarray:
+    """Any numeric array stretched linearly from its min..max to uint8 0..255."""
+    low, high = float(values.min()), float(values.max())
+    if not high > low:
+        return np.zeros(values.shape, np.uint8)
+    scaled = (values.astype(np.float32) - np.float32(low)) * np.float32(255.0 / (high - low))
+    return np.rint(scaled).astype(np.uint8)
+
+
+def _dicom_number(ds, keyword: str) -> float:
+    try:
+        return float(ds.get(keyword) or 0)
+    except (TypeError, ValueError):
+        return 0.0
+
+
+def _dicom_fps(ds) -> float:
+    """Frames per second from FrameTime (ms), CineRate or RecommendedDisplayFrameRate, else 25."""
+    frame_time_ms = _dicom_number(ds, "FrameTime")
+    candidates = (1000.0 / frame_time_ms if frame_time_ms > 0 else 0.0,
+                  _dicom_number(ds, "CineRate"),
+                  _dicom_number(ds, "RecommendedDisplayFrameRate"))
+    return next((fps for fps in candidates if _valid_fps(fps)), FALLBACK_FPS)
+
+
+def _read_dicom_dataset(path: Path):
+    import pydicom
+    from pydicom.errors import InvalidDicomError
+
+    try:
+        ds = pydicom.dcmread(path)
+    except InvalidDicomError:
+        raise InputError(f"{path}: not a DICOM file") from None
+    except Exception as exc:  # pydicom raises many types for a damaged file
+        raise InputError(f"{path}: damaged DICOM file ({_one_line(exc)})") from exc
+    if "PixelData" not in ds:
+        raise InputError(f"{path}: the DICOM file holds no image")
+    return ds
+
+
+def _dicom_frames(ds, path: Path) -> np.ndarray:
+    """Decoded pixels as (T, H, W) grey or (T, H, W, 3) RGB, in the file's own dtype."""
+    from pydicom.pixels import apply_color_lut, pixel_array
+
+    photometric = str(ds.get("PhotometricInterpretation", ""))
+    try:
+        pixels = pixel_array(ds, as_rgb=True)  # YBR_FULL(_422), YBR_RCT/ICT -> RGB
+        if photometric == "PALETTE COLOR":
+            pixels = apply_color_lut(pixels, ds)
+    except Exception as exc:  # missing codec, truncated or damaged pixel data
+        syntax = getattr(ds.file_meta.get("TransferSyntaxUID"), "name", "unknown encoding")
+        raise InputError(f"{path}: the DICOM image could not be decoded "
+                         f"({syntax}: {_one_line(exc)})") from exc
+    colour = int(ds.get("SamplesPerPixel", 1)) == 3 or photometric == "PALETTE COLOR"
+    return pixels[np.newaxis] if pixels.ndim == (3 if colour else 2) else pixels
+
+
+def read_dicom(path) -> Clip:
+    """A single- or multi-frame DICOM image as a grey clip, uint8 (H, W, T), T >= 1.
+
+    MONOCHROME1 is inverted, colour converted to grey, other than 8-bit stretched from min..max
+    to 0..255. fps from FrameTime / CineRate / RecommendedDisplayFrameRate, else 25.
+    """
+    path = _existing_file(path)
+    ds = _read_dicom_dataset(path)
+    frames = _dicom_frames(ds, path)
+    video = _frames_last_grey(frames if frames.dtype == np.uint8 else _scale_to_uint8(frames))
+    if ds.get("PhotometricInterpretation") == "MONOCHROME1":
+        video = 255 - video
+    name = path.stem if path.name.lower().endswith(DICOM_EXTENSIONS) else path.name
+    return Clip(name=name, video=check_video(video, path, min_frames=1), fps=_dicom_fps(ds),
+                source=str(path))
+
+
+# --- NumPy arrays ------------------------------------------------------------------------------
+
+def _as_uint8(array: np.ndarray, where: str) -> np.ndarray:
+    """bool -> 0/255, float in 0..1 -> 0..255, other numbers rounded and clipped to 0..255."""
+    kind = array.dtype.kind
+    if array.dtype == np.uint8:
+        return array
+    if kind == "b":
+        return array.astype(np.uint8) * np.uint8(255)
+    if kind in "ui":
+        return np.clip(array, 0, 255).astype(np.uint8)
+    if kind != "f":
+        raise InputError(f"{where}: the array is {array.dtype}, expected grey levels "
+                         "(uint8, bool, integers or floats)")
+    if not np.isfinite(array).all():
+        raise InputError(f"{where}: the array holds NaN or infinite values")
+    scale = 255.0 if array.size and array.min() >= 0 and array.max() <= 1 else 1.0
+    return np.clip(np.rint(array * scale), 0, 255).astype(np.uint8)
+
+
+def _array_to_video(array: np.ndarray, axis: str, where: str) -> np.ndarray:
+    """A 3-axis array laid out as `axis` ('HWT' or 'THW') -> uint8 (H, W, T), T >= 2."""
+    if array.ndim != 3:
+        raise InputError(f"{where}: the array has shape {array.shape}, expected 3 axes ({axis})")
+    video = _as_uint8(array, where)
+    if axis == "THW":
+        video = np.moveaxis(video, 0, 2)
+    return check_video(np.ascontiguousarray(video), where)
+
+
+def _load_named_arrays(path: Path, first_only: bool) -> list[tuple[str, np.ndarray]]:
+    """(key, array) pairs of a .npy (key: file stem) or .npz file; never unpickles."""
+    try:
+        loaded = np.load(path, allow_pickle=False)
+        if isinstance(loaded, np.ndarray):
+            return [(path.stem, loaded)]
+        with loaded:
+            keys = loaded.files[:1] if first_only else loaded.files
+            return [(key, loaded[key]) for key in keys]
+    except Exception as exc:  # not NumPy, truncated, or arrays of Python objects
+        raise InputError(f"{path}: not a readable NumPy file ({_one_line(exc)})") from exc
+
+
+def _read_arrays(path, axis: str, first_only: bool) -> list[Clip]:
+    path = _existing_file(path)
+    if axis not in ("HWT", "THW"):
+        raise InputError(f"{path}: axis must be 'HWT' or 'THW', got {axis!r}")
+    items = _load_named_arrays(path, first_only)
+    if not items:
+        raise InputError(f"{path}: the file holds no arrays")
+    several = len(items) > 1
+    return [Clip(name=key if several else path.stem,
+                 video=_array_to_video(array, axis, f"{path} ['{key}']" if several else str(path)),
+                 fps=FALLBACK_FPS, source=str(path))
+            for key, array in items]
+
+
+def read_arrays(path, axis: str = "HWT") -> list[Clip]:
+    """One clip per array of a .npy or .npz file, each 3 axes laid out as `axis` ('HWT'/'THW').
+
+    Clips are named by the file stem, or by the array key when a .npz holds several arrays.
+    Arrays carry no frame rate: fps is 25.
+    """
+    return _read_arrays(path, axis, first_only=False)
+
+
+def read_array(path, axis: str = "HWT") -> Clip:
+    """The first array of a .npy or .npz file as a clip named by the file stem; see read_arrays."""
+    return _read_arrays(path, axis, first_only=True)[0]
