@@ -93,20 +93,22 @@ class Upload:
     clips: list[Clip] = field(repr=False)
 
 
-def ingest_upload(name: str, data: bytes, max_bytes: int | None = None, aml_only: bool = False) -> Upload:
+def ingest_upload(name: str, data: bytes, max_bytes: int | None = None, aml_only: bool = False,
+                  axis: str = "HWT") -> Upload:
     """Validate an uploaded file and store it as uploads/DIGEST/NAME; returns it with its clips.
 
     The file is read (mvcore.data.load_inputs: restricted unpickler for pickles) from a staging
     folder and moved into place only when it reads; a bad file raises InputError and leaves
     nothing behind. An identical upload is stored once. max_bytes: refuse larger files.
-    aml_only: accept only an AML pickle (.pkl, .pickle, .pkl.gz).
+    aml_only: accept only an AML pickle (.pkl, .pickle, .pkl.gz). axis: layout of .npy/.npz
+    arrays, 'HWT' or 'THW'.
     """
     from mvcore.data import AML_EXTENSIONS, load_aml, load_inputs
 
     safe = sanitise_name(name)
     if aml_only and not safe.lower().endswith(AML_EXTENSIONS):
         raise InputError(f"{safe}: not an AML pickle (expected {', '.join(AML_EXTENSIONS)})")
-    read = load_aml if aml_only else load_inputs
+    read = load_aml if aml_only else (lambda path: load_inputs(path, axis=axis))
     if max_bytes is not None and len(data) > max_bytes:
         raise InputError(f"{safe}: {len(data) / 2**20:.1f} MB is over the upload limit of "
                          f"{max_bytes / 2**20:.0f} MB")

@@ -41,7 +41,7 @@ if picked:
             clip = clips[names.index(name)]
         else:
             clip = clips[0]
-        st.caption(f"{clip.name}: {clip.n_frames} frames, {clip.shape[0]} x {clip.shape[1]} pixels, "
+        st.caption(f"{clip.name}: {clip.n_frames} frame{'s' * (clip.n_frames != 1)}, {clip.shape[0]} x {clip.shape[1]} pixels, "
                    f"{clip.fps:.0f} fps" + (", labelled" if clip.is_labelled else ""))
 
 segmenter = segmenter_for(model) if model else None
@@ -75,7 +75,7 @@ clip, result = outputs.clip, outputs.result
 rows = outputs.rows()
 st.divider()
 st.subheader(f"{clip.name}")
-st.caption(f"Segmented {clip.n_frames} frames in {shown['seconds']:.1f} s. Red: predicted valve"
+st.caption(f"Segmented {clip.n_frames} frame{'s' * (clip.n_frames != 1)} in {shown['seconds']:.1f} s. Red: predicted valve"
            + ("; green: the label." if clip.is_labelled else "."))
 
 width = "stretch" if clip.shape[1] >= 400 else 400  # small clips are not blown up to the column
@@ -88,7 +88,7 @@ with video_col:
 def frame_viewer():
     """One frame large with its contour; moving the slider reruns only this part."""
     start = clip.frames[0] if clip.is_labelled else 0
-    t = st.slider("Frame", 0, clip.n_frames - 1, start, key=f"seg_frame_{clip.name}")
+    t = st.slider("Frame", 0, clip.n_frames - 1, start, key=f"seg_frame_{clip.name}") if clip.n_frames > 1 else 0
     row = rows[t]
     st.image(charts.frame_image(clip, result.mask, t, "contour"), width=width,
              caption=f"frame {t}: area {row['area_px']} px, confidence {row['mean_confidence']:.2f}"

@@ -56,9 +56,9 @@ def load_clips(path: str, version: str, aml_only: bool = False):
 
 
 @st.cache_resource(max_entries=4, show_spinner="Checking the upload...")
-def ingest(name: str, file_id: str, _uploaded, max_bytes: int, aml_only: bool):
+def ingest(name: str, file_id: str, _uploaded, max_bytes: int, aml_only: bool, axis: str = "HWT"):
     """The stored, validated upload; its bytes are copied out of the uploader only on a cache miss."""
-    return workspace.ingest_upload(name, _uploaded.getvalue(), max_bytes=max_bytes, aml_only=aml_only)
+    return workspace.ingest_upload(name, _uploaded.getvalue(), max_bytes=max_bytes, aml_only=aml_only, axis=axis)
 
 
 def upload_limit_bytes() -> int:
@@ -114,8 +114,12 @@ def pick_data(key: str, aml_only: bool = False, labelled: bool = False, samples:
     uploaded = st.file_uploader(f"Upload {what}", key=f"{key}_upload")
     if uploaded is None:
         return None
+    axis = "HWT"
+    if uploaded.name.lower().endswith((".npy", ".npz")):
+        axis = st.radio("Array axes", ["HWT", "THW"], horizontal=True, key=f"{key}_axis",
+                        help="HWT: frames last (the AML layout); THW: frames first.")
     try:
-        upload = ingest(uploaded.name, uploaded.file_id, uploaded, upload_limit_bytes(), aml_only)
+        upload = ingest(uploaded.name, uploaded.file_id, uploaded, upload_limit_bytes(), aml_only, axis)
     except InputError as err:
         st.error(f"Upload refused: {err}")
         return None

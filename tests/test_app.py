@@ -77,6 +77,34 @@ def test_segment_upload_style_downloads_and_submission(ws, bundled_model):
     assert "Submission CSV" in [d.label for d in at.get("download_button")]
 
 
+def _npy_bytes(shape) -> bytes:
+    import io
+
+    import numpy as np
+
+    buffer = io.BytesIO()
+    np.save(buffer, (np.arange(np.prod(shape)) % 251).astype(np.uint8).reshape(shape))
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("name, data, axis, caption", [
+    ("frames_first.npy", _npy_bytes((5, 40, 50)), "THW", "5 frames, 40 x 50 pixels"),
+    ("frames_last.npy", _npy_bytes((40, 50, 5)), None, "5 frames, 40 x 50 pixels"),
+    ("single.dcm", None, None, "1 frame, 128 x 128 pixels"),
+], ids=["npy THW", "npy HWT", "single-frame DICOM"])
+def test_segment_other_inputs(ws, bundled_model, name, data, axis, caption):
+    from pydicom.data import get_testdata_file
+
+    data = data or Path(get_testdata_file("CT_small.dcm")).read_bytes()
+    at = upload(open_page("segment"), "seg", name, data)
+    if axis:
+        at.radio(key="seg_axis").set_value(axis).run()
+    assert not at.error, errors(at)
+    assert any(caption in c.value for c in at.caption), [c.value for c in at.caption]
+    button(at, "Segment").click().run()
+    assert not at.exception and not at.error and len(at.get("video")) == 1
+
+
 def test_segment_refuses_bad_uploads_and_keeps_working(ws, bundled_model):
     at = upload(open_page("segment"), "seg", "good.mp4", small_video_bytes())
     stored = sorted((ws / "uploads").rglob("*"))

@@ -1,6 +1,7 @@
 """Tests for mvcore.jobs: a real background training run, one job at a time, cancel, dead pids."""
 
 import json
+import os
 import subprocess
 import time
 
@@ -21,6 +22,7 @@ def wait_for(predicate, timeout_s: float, what: str):
 def test_training_job_runs_to_a_listed_model_and_refuses_a_second(ws, train_pickle):
     job = jobs.start_training([train_pickle], "tiny", jobs.TrainSettings(fast=True))
     assert job.status() == "running" and jobs.active_job().id == job.id
+    assert os.getsid(job.pid) == job.pid != os.getsid(0)  # its own session: survives the web server's
     with pytest.raises(jobs.JobBusy, match="already running"):
         jobs.start_training([train_pickle], "other", jobs.TrainSettings(fast=True))
     wait_for(lambda: job.status() != "running", 150, "the training job to end")
