@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-MAX_CHANNELS = 512  # cv2.resize handles at most this many channels in one call...
+MAX_CHANNELS = 128  # cv2.resize handles at most this many channels in one call (OpenCV 5)...
 MAX_AREA_CHANNELS = 4  # ...but only 4 when shrinking with area averaging
 
 

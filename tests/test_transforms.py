@@ -25,11 +25,15 @@ def test_letterbox_then_undo_recovers_the_mask(h, w, size):
     assert back.shape == (h, w, 3) and iou > 0.9
 
 
-@pytest.mark.parametrize("roi", [Roi(100, 200, 300), Roi(-50, -80, 200), Roi(500, 700, 160), Roi(0, 0, 800)])
-def test_crop_then_paste_recovers_the_inside_of_the_roi(roi):
-    stack = blob_stack(600, 800, 4)
+@pytest.mark.parametrize("roi, frames", [
+    (Roi(100, 200, 300), 4), (Roi(-50, -80, 200), 4), (Roi(500, 700, 160), 4), (Roi(0, 0, 800), 4),
+    (Roi(300, 300, 64), 300),  # enlarging many frames at once: more than OpenCV takes in one call
+    (Roi(100, 200, 300), 150),  # shrinking many frames at once
+])
+def test_crop_then_paste_recovers_the_inside_of_the_roi(roi, frames):
+    stack = blob_stack(600, 800, frames)
     crops = crop_stack(stack, roi, 128)
-    assert crops.shape == (128, 128, 4)
+    assert crops.shape == (128, 128, frames)
     out = np.zeros(stack.shape, dtype=bool)
     paste_stack(crops.astype(np.float32) / 255, roi, out, threshold=0.5)
     fr, fc, _, _ = roi.clipped(600, 800)
