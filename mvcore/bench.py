@@ -1,0 +1,96 @@
+"""Benchmarks that print figures (kept out of the test run): `mvcore bench accuracy|speed`.
+
+accuracy: for each (seed, scale), generate a synthetic set, train the seed preset and the default
+recipe with the same code, segment the test clips and score them as the course does.
+speed: parameters, FLOPs, training step time, frames/s model-only and end to end, peak memory,
+for the default model and the seed's architecture.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import time
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+
+
+def machine() -> str:
+    """One line naming this machine: CPU model, cores, Keras backend."""
+    import os
+
+    import keras
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        cpu = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    return f"{cpu}, {os.cpu_count()} cores, keras {keras.__version__} on {keras.backend.backend()}"
+
+
+def score_model(model_dir: Path, test_pkl: Path, labels_pkl: Path) -> dict:
+    """Segment every test clip with a model folder and score it (AML score, means, frames/s)."""
+    from .data import load_aml, load_labels
+    from .metrics import evaluate
+    from .predict import Segmenter
+
+    segmenter = Segmenter.load(model_dir)
+    preds, frames, seconds = {}, 0, 0.0
+    for clip in load_aml(test_pkl):
+        started = time.perf_counter()
+        preds[clip.name] = segmenter.segment(clip).mask
+        seconds += time.perf_counter() - started
+        frames += clip.n_frames
+    result = evaluate(preds, load_labels(labels_pkl))
+    return {"score": result.score, "mean_video": result.mean_video, "mean_frame": result.mean_frame,
+            "predict_fps": frames / seconds}
+
+
+def accuracy(seeds: list[int], scales: list[float], work: Path) -> list[dict]:
+    """Train and score both recipes on each generated set; prints and returns one row per set and recipe."""
+    from .config import TrainConfig
+    from .data import load_aml
+    from .synth import write_dataset
+    from .train import train
+
+    rows = []
+    for scale in scales:
+        for seed in seeds:
+            data = work / f"synth-seed{seed}-scale{scale}"
+            if not (data / "test_labels.pkl").is_file():
+                write_dataset(data, seed=seed, scale=scale)
+            clips = load_aml(data / "train.pkl")
+            for preset in ("seed", "default"):
+                out = work / f"model-{preset}-seed{seed}-scale{scale}"
+                if not (out / "metrics.json").is_file():
+                    train(clips, out, TrainConfig.preset_config(preset))
+                trained = json.loads((out / "metrics.json").read_text())
+                row = {"seed": seed, "scale": scale, "preset": preset, "train_s": trained["train_seconds"],
+                       **score_model(out, data / "test.pkl", data / "test_labels.pkl")}
+                rows.append(row)
+                print(format_row(row), flush=True)
+    return rows
+
+
+def format_row(row: dict) -> str:
+    return (f"| {row['seed']} | {row['scale']} | {row['preset']} | {row['score']:.3f} | {row['mean_video']:.3f} | "
+            f"{row['mean_frame']:.3f} | {row['train_s'] / 60:.1f} | {row['predict_fps']:.0f} |")
+
+
+ACCURACY_HEADER = ("| data seed | scale | recipe | AML score (median video IoU) | mean video IoU | "
+                   "mean frame IoU | training min | predict frames/s |\n|---|---|---|---|---|---|---|---|")
+
+
+def run(args) -> None:
+    """Entry point of `mvcore bench`."""
+    print(f"{date.today()} on {machine()}")
+    if args.what == "accuracy":
+        print(ACCURACY_HEADER, flush=True)
+        accuracy(args.seeds, args.scale, Path(args.work))
+    else:
+        from .speedbench import speed
+
+        speed(Path(args.work))

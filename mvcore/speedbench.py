@@ -1,0 +1,147 @@
+"""`mvcore bench speed`: how fast the default model is next to the seed's architecture.
+
+Each model is measured in its own process, so peak resident memory is that model's alone.
+Run one measurement directly with `python -m mvcore.speedbench default|seed|long WORK_DIR`.
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+CLIP_SHAPE = (600, 800)
+CLIP_FRAMES = 100
+LONG_FRAMES = 1000
+
+
+def conv_flops(model) -> int:
+    """Multiply-adds x 2 of every convolution for one input frame (batch norm and ReLU ignored)."""
+    total = 0
+    for layer in model.layers:
+        kind = type(layer).__name__
+        if kind in ("Conv2D", "Conv2DTranspose"):
+            k = int(np.prod(layer.kernel_size))
+            c_in = layer.input.shape[-1]
+            h, w, c_out = layer.output.shape[1:]
+            per_output = k * c_in if kind == "Conv2D" else k * c_in / np.prod(layer.strides)
+            total += int(2 * h * w * c_out * per_output)
+    return total
+
+
+def seconds_per_call(fn, min_seconds: float = 3.0) -> float:
+    """Mean wall time of `fn()` after one warm-up call, repeated for at least `min_seconds`."""
+    fn()
+    calls, started = 0, time.perf_counter()
+    while time.perf_counter() - started < min_seconds:
+        fn()
+        calls += 1
+    return (time.perf_counter() - started) / calls
+
+
+def test_clip_file(work: Path, frames: int) -> Path:
+    """A synthetic 600 x 800 echo clip of `frames` frames as an H.264 MP4 (made once, then reused)."""
+    from .synth import make_test_record
+    from .transforms import resize_stack
+    from .video import write_mp4
+
+    path = work / f"echo-600x800-{frames}.mp4"
+    if not path.is_file():
+        work.mkdir(parents=True, exist_ok=True)
+        record, _ = make_test_record(np.random.default_rng(7), scale=1.0)
+        video = resize_stack(record["video"], *CLIP_SHAPE)
+        video = video[:, :, np.arange(frames) % video.shape[2]]
+        write_mp4((np.repeat(video[:, :, t, None], 3, axis=2) for t in range(frames)), path, record["fps"])
+    return path
+
+
+def segmenter_for(which: str):
+    """The bundled default model, or the seed's architecture (untrained weights: speed only)."""
+    from .config import TrainConfig
+    from .model import create_model
+    from .predict import Segmenter
+
+    if which == "seed":
+        config = TrainConfig.preset_config("seed")
+        return Segmenter(create_model("seed_unet", size=config.crop_size, channels=1), None, config, 0.9)
+    return Segmenter.load()
+
+
+def measure(which: str, work: Path) -> dict:
+    """All figures for one model, in this process."""
+    import keras
+
+    from .data import load_inputs
+    from .export import write_clip_outputs
+
+    segmenter = segmenter_for(which)
+    model, config = segmenter.model, segmenter.config
+    size, channels = config.crop_size, len(config.offsets)
+    x = np.random.default_rng(0).random((32, size, size, channels), dtype=np.float32)
+    figures = {"params": model.count_params(), "gflops_per_frame": conv_flops(model) / 1e9,
+               "model_fps": 32 / seconds_per_call(lambda: model.predict_on_batch(x))}
+    trainable = keras.models.clone_model(model)
+    trainable.compile(optimizer="adam", loss="binary_crossentropy")
+    y = (x[:16, :, :, :1] > 0.5).astype(np.float32)
+    figures["train_step_s"] = seconds_per_call(lambda: trainable.train_on_batch(x[:16], y), min_seconds=1.0)
+    clip_path = test_clip_file(work, CLIP_FRAMES)
+
+    def end_to_end(with_overlay: bool):
+        clip = load_inputs([clip_path])[0]
+        result = segmenter.segment(clip)
+        if with_overlay:
+            write_clip_outputs(clip, result, work / f"overlay-{which}")
+
+    figures["e2e_fps"] = CLIP_FRAMES / seconds_per_call(lambda: end_to_end(False), min_seconds=4.0)
+    figures["e2e_overlay_fps"] = CLIP_FRAMES / seconds_per_call(lambda: end_to_end(True), min_seconds=4.0)
+    figures["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return figures
+
+
+def measure_long_clip(work: Path) -> dict:
+    """Segment a 1,000-frame 600 x 800 clip with the default model: frames/s and peak memory."""
+    from .data import load_inputs
+
+    segmenter = segmenter_for("default")
+    clip = load_inputs([test_clip_file(work, LONG_FRAMES)])[0]
+    started = time.perf_counter()
+    segmenter.segment(clip)
+    return {"frames": clip.n_frames, "fps": clip.n_frames / (time.perf_counter() - started),
+            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+def in_subprocess(which: str, work: Path) -> dict:
+    """Run one measurement in a fresh Python process and return its figures."""
+    run = subprocess.run([sys.executable, "-m", "mvcore.speedbench", which, str(work)],
+                         capture_output=True, text=True, check=True)
+    return json.loads(run.stdout.strip().splitlines()[-1])
+
+
+ROWS = [("params", "parameters", "{:,.0f}"), ("gflops_per_frame", "GFLOPs per frame", "{:.2f}"),
+        ("train_step_s", "training s per step (batch 16)", "{:.3f}"),
+        ("model_fps", "frames/s model only (batch 32)", "{:.0f}"),
+        ("e2e_fps", "frames/s end to end, 100 x 600 x 800 MP4", "{:.0f}"),
+        ("e2e_overlay_fps", "frames/s end to end + overlay MP4/GIF/CSV", "{:.0f}"),
+        ("peak_rss_mb", "peak resident memory (MB)", "{:.0f}")]
+
+
+def speed(work: Path) -> None:
+    """Print the speed table (markdown) for the default model and the seed's architecture."""
+    default, seed = in_subprocess("default", work), in_subprocess("seed", work)
+    print("| figure | default | seed architecture | default / seed |\n|---|---|---|---|")
+    for key, label, fmt in ROWS:
+        print(f"| {label} | {fmt.format(default[key])} | {fmt.format(seed[key])} | {default[key] / seed[key]:.3g} |")
+    long = in_subprocess("long", work)
+    print(f"\nlong clip: {long['frames']} frames 600 x 800 at {long['fps']:.0f} frames/s, "
+          f"peak resident memory {long['peak_rss_mb']:.0f} MB")
+
+
+if __name__ == "__main__":
+    which, work = sys.argv[1], Path(sys.argv[2])
+    figures = measure_long_clip(work) if which == "long" else measure(which, work)
+    print(json.dumps(figures))

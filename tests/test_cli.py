@@ -1,0 +1,105 @@
+"""The command line end to end on a small synthetic set, and one table of bad inputs."""
+
+import gzip
+import pickle
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from mvcore.cli import main
+from mvcore.synth import write_dataset
+
+
+@pytest.fixture(scope="module")
+def small_set(tmp_path_factory):
+    """A small AML-format data set: 8 train clips (expert ones at 0.3 scale), 2 test clips."""
+    folder = tmp_path_factory.mktemp("data")
+    write_dataset(folder, seed=3, n_train=8, n_test=2, scale=0.3)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def fast_model(small_set, tmp_path_factory):
+    """A model folder from `mvcore train --fast`."""
+    out = tmp_path_factory.mktemp("models") / "fast"
+    assert main(["train", str(small_set / "train.pkl"), "--out", str(out), "--fast"]) == 0
+    return out
+
+
+def test_train_writes_every_file_of_a_model_folder(fast_model):
+    names = {p.name for p in fast_model.iterdir()}
+    assert {"model.keras", "locator.keras", "config.json", "history.csv", "metrics.json", "curves.png"} <= names
+    assert not list(fast_model.parent.glob(".*partial*"))
+
+
+def test_predict_then_evaluate_end_to_end(small_set, fast_model, tmp_path, capsys):
+    csv_path, npz_path, overlays = tmp_path / "sub.csv", tmp_path / "masks.npz", tmp_path / "overlays"
+    assert main(["predict", str(small_set / "test.pkl"), "--model", str(fast_model), "--csv", str(csv_path),
+                 "--npz", str(npz_path), "--overlay-dir", str(overlays)]) == 0
+    masks = np.load(npz_path)
+    test = pickle.load(gzip.open(small_set / "test.pkl"))
+    assert sorted(masks.files) == sorted(r["name"] for r in test)
+    for record in test:
+        assert masks[record["name"]].shape == record["video"].shape
+        for suffix in (".mp4", ".gif", "_frames.csv"):
+            assert (overlays / f"{record['name']}{suffix}").stat().st_size > 0
+    assert csv_path.read_text().startswith("id,value")
+    capsys.readouterr()
+    for pred in (csv_path, npz_path):
+        assert main(["evaluate", str(pred), "--labels", str(small_set / "test_labels.pkl")]) == 0
+        assert "score" in capsys.readouterr().out.lower()
+
+
+def test_preview_writes_a_contact_sheet(small_set, tmp_path):
+    out = tmp_path / "sheet.png"
+    assert main(["preview", str(small_set / "train.pkl"), str(out)]) == 0
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def write_text(path, text):
+    path.write_text(text)
+    return path
+
+
+def write_gz_pickle(path, obj):
+    with gzip.open(path, "wb") as f:
+        pickle.dump(obj, f)
+    return path
+
+
+class Pwn:
+    def __reduce__(self):
+        import os
+        return (os.system, ("echo pwned",))
+
+
+BAD_INPUTS = {
+    "text renamed mp4": lambda d: ["predict", str(write_text(d / "clip.mp4", "not a video"))],
+    "empty folder": lambda d: ["predict", str((d / "empty").mkdir() or d / "empty")],
+    "unsupported type": lambda d: ["predict", str(write_text(d / "notes.txt", "hello"))],
+    "missing file": lambda d: ["predict", str(d / "nowhere.mp4")],
+    "malicious pickle": lambda d: ["train", str(write_gz_pickle(d / "train.pkl", [Pwn()])), "--out", str(d / "m")],
+    "not AML": lambda d: ["train", str(write_gz_pickle(d / "train.pkl", {"a": 1})), "--out", str(d / "m")],
+    "no model folder": lambda d: ["predict", str(write_gz_pickle(d / "t.pkl", [
+        {"name": "A", "video": np.zeros((16, 16, 4), np.uint8)}])), "--model", str(d)],
+    "bad csv": lambda d: ["evaluate", str(write_text(d / "p.csv", "x,y\n1,2\n")), "--labels",
+                          str(write_gz_pickle(d / "l.pkl", [{"name": "A", "frames": [0],
+                                                            "label": np.zeros((4, 4, 2), bool)}]))],
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_INPUTS))
+def test_bad_input_is_one_error_line_and_exit_2(case, tmp_path, capsys):
+    argv = BAD_INPUTS[case](tmp_path)
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and "\n" not in err and "Traceback" not in err
+
+
+def test_the_module_runs_as_a_program_and_fails_cleanly(tmp_path):
+    bad = write_text(tmp_path / "clip.avi", "garbage")
+    run = subprocess.run([sys.executable, "-m", "mvcore", "predict", str(bad)], capture_output=True, text=True)
+    assert run.returncode == 2
+    assert "Traceback" not in run.stderr and str(bad) in run.stderr

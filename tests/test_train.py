@@ -1,0 +1,86 @@
+"""Training: split by video, threshold choice, stage 2 skipped without experts, and a tiny real run
+that must beat a trivial predictor on clips it never saw."""
+
+import numpy as np
+import pytest
+
+from mvcore.clip import Clip
+from mvcore.config import TrainConfig
+from mvcore.data import load_aml, load_labels
+from mvcore.metrics import video_iou
+from mvcore.predict import Segmenter
+from mvcore.synth import write_dataset
+from mvcore.train import choose_threshold, split_by_video, train
+from mvcore.transforms import box_bounds
+
+
+def fake_clips(n_amateur, n_expert):
+    video = np.zeros((8, 8, 2), np.uint8)
+    return ([Clip(f"A{i}", video, dataset="amateur") for i in range(n_amateur)]
+            + [Clip(f"E{i}", video, dataset="expert") for i in range(n_expert)])
+
+
+@pytest.mark.parametrize("n_amateur, n_expert, fraction, n_val", [
+    (46, 19, 0.15, 7 + 3),
+    (5, 3, 0.15, 1 + 1),
+    (2, 2, 0.5, 0),          # too few of each kind to hold any out
+    (10, 0, 0.2, 2),
+])
+def test_validation_is_split_by_video_and_per_kind(n_amateur, n_expert, fraction, n_val):
+    clips = fake_clips(n_amateur, n_expert)
+    train_part, val_part = split_by_video(clips, fraction, seed=0)
+    assert len(val_part) == n_val
+    assert {c.name for c in train_part}.isdisjoint(c.name for c in val_part)
+    assert len(train_part) + len(val_part) == len(clips)
+
+
+@pytest.mark.parametrize("scores, expected", [
+    ({0.3: [0.5, 0.6], 0.5: [0.7, 0.8], 0.7: [0.6, 0.6]}, 0.5),
+    ({0.4: [0.8, 0.8], 0.5: [0.8, 0.8], 0.9: [0.8, 0.8]}, 0.5),   # ties go to the threshold nearest 0.5
+    ({0.3: [0.1, 0.2, 0.9], 0.8: [0.5, 0.5, 0.5]}, 0.8),
+])
+def test_threshold_with_the_best_median_is_chosen(scores, expected):
+    assert choose_threshold(scores)[0] == expected
+
+
+@pytest.fixture(scope="module")
+def tiny_set(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("tiny")
+    write_dataset(folder, seed=5, n_train=10, n_test=3, scale=0.3)
+    return folder
+
+
+def test_stage_2_is_skipped_with_a_message_without_expert_clips(tiny_set, tmp_path):
+    amateurs = [c for c in load_aml(tiny_set / "train.pkl") if c.dataset == "amateur"]
+    events = []
+    config = TrainConfig.preset_config("default", fast=True, epochs_stage1=1, locator_epochs=1)
+    metrics = train(amateurs, tmp_path / "m", config, on_event=events.append)
+    assert "stage2" not in metrics and "stage1" in metrics
+    assert any(e["kind"] == "message" and "stage 2 skipped" in e["text"] for e in events)
+
+
+def prior_box_iou(train_clips, test_clips, labels):
+    """Median IoU of a trivial predictor: the mean label box of the training clips (in relative
+    coordinates), filled, on every annotated test frame."""
+    rel = np.mean([np.array(box_bounds(c.label.any(axis=2))) / np.tile(c.video.shape[:2], 2) for c in train_clips], 0)
+    scores = []
+    for clip in test_clips:
+        frames, truth = labels[clip.name]
+        h, w = clip.video.shape[:2]
+        top, left, bottom, right = (rel * [h, w, h, w]).round().astype(int)
+        pred = np.zeros_like(truth)
+        pred[top:bottom, left:right, :] = True
+        scores.append(video_iou(truth, pred, frames))
+    return float(np.median(scores))
+
+
+def test_a_tiny_training_run_beats_a_trivial_predictor_on_unseen_clips(tiny_set, tmp_path):
+    train_clips = load_aml(tiny_set / "train.pkl")
+    config = TrainConfig.preset_config("default", fast=True, epochs_stage1=8, epochs_stage2=3, locator_epochs=4)
+    train(train_clips, tmp_path / "m", config)
+    segmenter = Segmenter.load(tmp_path / "m")
+    labels = load_labels(tiny_set / "test_labels.pkl")
+    test_clips = load_aml(tiny_set / "test.pkl")
+    ious = [video_iou(labels[c.name][1], segmenter.segment(c).mask, labels[c.name][0]) for c in test_clips]
+    trivial = prior_box_iou(train_clips, test_clips, labels)
+    assert float(np.median(ious)) > max(2 * trivial, 0.1), (ious, trivial)
