@@ -57,6 +57,11 @@ class Segmenter:
         threshold = predict.threshold or chosen or config.threshold or 0.5
         return cls(model, locator, config, float(threshold), predict.batch_size)
 
+    def warm_up(self) -> "Segmenter":
+        """Trace the networks now (a full chunk and a shorter last one), not on a user's first clip."""
+        self.segment(Clip("warm-up", np.zeros((64, 64, self.batch_size + 3), np.uint8)))
+        return self
+
     def find_roi(self, video: np.ndarray) -> Roi:
         """The square the segmenter looks at in `video` uint8 (H, W, T)."""
         h, w = video.shape[:2]

@@ -170,6 +170,7 @@ def train(clips: list[Clip], out_dir: Path, config: TrainConfig,
         on_event({"kind": "message", "text": "no expert clips in the training data: stage 2 skipped"})
     last = metrics.get("stage2") or metrics.get("stage1") or {}
     metrics["threshold"] = last.get("threshold", config.threshold or 0.5)
+    metrics["val_iou"] = last.get("val_iou")
     metrics["train_seconds"] = round(time.time() - started, 1)
     write_model_dir(out_dir, model, locator, config, metrics, history)
     on_event({"kind": "done", "out_dir": str(out_dir), **{k: metrics[k] for k in ("threshold", "train_seconds")}})
@@ -197,7 +198,7 @@ def write_model_dir(out_dir: Path, model, locator, config: TrainConfig, metrics:
 
 def weights_only_copy(model):
     """The same network and weights without optimizer state: a third of the file size."""
-    copy = keras.models.clone_model(model)
+    copy = keras.Model.from_config(model.get_config())
     copy.set_weights(model.get_weights())
     return copy
 

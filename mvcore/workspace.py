@@ -27,11 +27,11 @@ import numpy as np
 
 from mvcore.clip import Clip
 from mvcore.errors import InputError
+from mvcore.predict import BUNDLED_MODEL
 
 REPO = Path(__file__).resolve().parent.parent
 WORKSPACE_ENV = "MVCORE_WORKSPACE"
 SAMPLES_DIR = REPO / "samples"
-BUNDLED_MODEL = REPO / "models" / "default"
 UPLOAD_TYPES = ["mp4", "avi", "gif", "mov", "mkv", "dcm", "dicom", "npy", "npz", "pkl", "pickle", "gz"]
 MAX_NAME_CHARS = 100
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
@@ -158,8 +158,7 @@ class ModelInfo:
 
     @property
     def val_iou(self) -> float | None:
-        stage = self.metrics.get("stage2") or self.metrics.get("stage1") or {}
-        return stage.get("val_iou")
+        return self.metrics.get("val_iou")
 
     @property
     def label(self) -> str:

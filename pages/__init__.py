@@ -35,15 +35,9 @@ def setup_page(title: str) -> None:
 @st.cache_resource(max_entries=3, show_spinner="Loading the model...")
 def load_segmenter(path: str, version: str):
     """A loaded mvcore Segmenter, shared by every session (`version` changes when the folder does)."""
-    import numpy as np
-
-    from mvcore.clip import Clip
     from mvcore.predict import Segmenter
 
-    segmenter = Segmenter.load(path)
-    # Trace the networks now (a full chunk and a shorter last one), not on the user's first click.
-    segmenter.segment(Clip("warm-up", np.zeros((64, 64, segmenter.batch_size + 3), np.uint8)))
-    return segmenter
+    return Segmenter.load(path).warm_up()
 
 
 # Clips are cached as resources, not data: st.cache_data would copy (pickle) every video on each

@@ -46,7 +46,7 @@ def test_threshold_with_the_best_median_is_chosen(scores, expected):
 @pytest.fixture(scope="module")
 def tiny_set(tmp_path_factory):
     folder = tmp_path_factory.mktemp("tiny")
-    write_dataset(folder, seed=5, n_train=10, n_test=3, scale=0.3)
+    write_dataset(folder, seed=5, n_train=14, n_test=3, scale=0.4)
     return folder
 
 
@@ -76,7 +76,8 @@ def prior_box_iou(train_clips, test_clips, labels):
 
 def test_a_tiny_training_run_beats_a_trivial_predictor_on_unseen_clips(tiny_set, tmp_path):
     train_clips = load_aml(tiny_set / "train.pkl")
-    config = TrainConfig.preset_config("default", fast=True, epochs_stage1=8, epochs_stage2=3, locator_epochs=4)
+    config = TrainConfig.preset_config("default", fast=True, epochs_stage1=15, epochs_stage2=5, locator_epochs=10,
+                                       locator_frames_per_clip=24, samples_per_epoch=128)
     train(train_clips, tmp_path / "m", config)
     segmenter = Segmenter.load(tmp_path / "m")
     labels = load_labels(tiny_set / "test_labels.pkl")

@@ -80,7 +80,7 @@ def _fake_model(folder: Path, val_iou: float) -> Path:
     folder.mkdir(parents=True)
     (folder / "model.keras").write_bytes(b"x")
     (folder / "config.json").write_text("{}")
-    (folder / "metrics.json").write_text(json.dumps({"threshold": 0.5, "stage2": {"val_iou": val_iou}}))
+    (folder / "metrics.json").write_text(json.dumps({"threshold": 0.5, "val_iou": val_iou}))
     return folder
 
 

@@ -1,0 +1,69 @@
+"""Prediction with the bundled model, and the locator's geometry."""
+
+import numpy as np
+import pytest
+
+from mvcore.clip import Clip
+from mvcore.config import PredictConfig
+from mvcore.locate import box_from_heatmap, box_target, evenly_spaced
+from mvcore.predict import Segmenter, mean_inside
+from mvcore.synth import make_test_record
+from mvcore.transforms import Letterbox, box_bounds
+
+
+@pytest.fixture(scope="module")
+def bundled():
+    return Segmenter.load()
+
+
+@pytest.fixture(scope="module")
+def echo_clip():
+    record, labels = make_test_record(np.random.default_rng(21), scale=0.4)
+    return Clip(record["name"], record["video"], fps=record["fps"], label=labels["label"], frames=labels["frames"])
+
+
+def test_bundled_model_segments_every_frame_at_full_size(bundled, echo_clip):
+    result = bundled.segment(echo_clip)
+    t = echo_clip.n_frames
+    assert result.mask.shape == echo_clip.video.shape and result.mask.dtype == bool
+    assert result.area.shape == (t,) and result.confidence.shape == (t,)
+    assert (result.area == result.mask.sum(axis=(0, 1))).all()
+    assert ((result.confidence == 0) | (result.confidence > bundled.threshold)).all()
+    labelled = echo_clip.label[:, :, echo_clip.frames]
+    found = result.mask[:, :, echo_clip.frames]
+    assert (labelled & found).sum() / (labelled | found).sum() > 0.3
+
+
+@pytest.mark.parametrize("batch_size", [1, 7, 64])
+def test_masks_do_not_depend_on_how_frames_are_chunked(bundled, echo_clip, batch_size):
+    reference = bundled.segment(echo_clip).mask
+    chunked = Segmenter(bundled.model, bundled.locator, bundled.config, bundled.threshold, batch_size)
+    assert (chunked.segment(echo_clip).mask == reference).mean() > 0.9999
+
+
+def test_threshold_override_and_missing_folder(tmp_path):
+    assert Segmenter.load(predict=PredictConfig(threshold=0.77)).threshold == 0.77
+    with pytest.raises(ValueError, match="not a model folder"):
+        Segmenter.load(tmp_path)
+
+
+def test_mean_inside_is_the_mean_probability_inside_the_mask():
+    probs = np.zeros((2, 2, 2), np.float32)
+    probs[:, :, 0] = [[0.9, 0.7], [0.2, 0.1]]
+    assert mean_inside(probs, 0.5).tolist() == pytest.approx([0.8, 0.0])
+
+
+@pytest.mark.parametrize("shape, box", [((600, 800), (200, 300, 320, 480)), ((112, 112), (40, 30, 70, 80)),
+                                         ((731, 1007), (100, 500, 300, 760))])
+def test_a_box_heatmap_maps_back_to_the_box_in_frame_pixels(shape, box):
+    mask = np.zeros(shape, bool)
+    mask[box[0]:box[2], box[1]:box[3]] = True
+    size = 96
+    found = box_from_heatmap(box_target(mask, size), Letterbox(*shape, size))
+    tolerance = max(shape) / size * 1.5
+    assert np.allclose(found, box_bounds(mask), atol=tolerance)
+
+
+def test_evenly_spaced_frames_cover_the_clip():
+    assert evenly_spaced(100, 5).tolist() == [0, 25, 50, 74, 99]
+    assert evenly_spaced(3, 8).tolist() == [0, 1, 2]
