@@ -10,45 +10,17 @@ the overlay video has a decoded frame and the per-frame chart is shown. Prints t
 from __future__ import annotations
 
 import argparse
-import os
-import socket
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 from playwright.sync_api import expect, sync_playwright
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
+sys.path[:0] = [str(REPO), str(REPO / "tests")]
+from appserver import CHROMIUM, CHROMIUM_ARGS, running_app  # noqa: E402
 from mvcore.speedbench import CLIP_FRAMES, test_clip_file  # noqa: E402
-
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_app(port: int, workspace: Path) -> subprocess.Popen:
-    """The app on localhost:port, returned once its health check answers."""
-    env = dict(os.environ, MVCORE_WORKSPACE=str(workspace))
-    server = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-                               "--server.address", "127.0.0.1"], cwd=REPO, env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    for _ in range(200):
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=1)
-            return server
-        except OSError:
-            time.sleep(0.3)
-    server.terminate()
-    raise RuntimeError("the app did not start")
 
 
 def time_one_click(page, url: str, clip: Path) -> float:
@@ -74,22 +46,17 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as scratch:
         clip = test_clip_file(Path(scratch), CLIP_FRAMES)
-        port = free_port()
-        server = start_app(port, Path(scratch) / "workspace")
-        try:
-            with sync_playwright() as p:
-                browser = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS)
-                for run in range(args.runs):
-                    page = browser.new_page(viewport={"width": 1400, "height": 1000})
-                    seconds = time_one_click(page, f"http://127.0.0.1:{port}/Segment_a_clip", clip)
-                    print(f"run {run + 1}: click -> overlay playing and chart shown in {seconds:.2f} s", flush=True)
-                    if args.screenshot and run == args.runs - 1:
-                        page.screenshot(path=str(args.screenshot), full_page=True)
-                    page.close()
-                browser.close()
-        finally:
-            server.terminate()
-            server.wait(10)
+        with running_app(Path(scratch) / "workspace", Path(scratch) / "server.log") as url, \
+                sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+            for run in range(args.runs):
+                page = browser.new_page(viewport={"width": 1400, "height": 1000})
+                seconds = time_one_click(page, f"{url}/Segment_a_clip", clip)
+                print(f"run {run + 1}: click -> overlay playing and chart shown in {seconds:.2f} s", flush=True)
+                if args.screenshot and run == args.runs - 1:
+                    page.screenshot(path=str(args.screenshot), full_page=True)
+                page.close()
+            browser.close()
 
 
 if __name__ == "__main__":

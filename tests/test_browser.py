@@ -5,63 +5,20 @@ Chromium headless with Playwright; uses the bundled model.
 """
 
 import os
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 
 import pytest
 from playwright.sync_api import expect, sync_playwright
 from pydicom.data import get_testdata_file
 
-from conftest import REPO
+from appserver import CHROMIUM, CHROMIUM_ARGS, running_app
 from mvcore.video import read_frame_count_and_fps
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_healthy(url: str, process: subprocess.Popen, timeout_s: float = 60) -> None:
-    deadline = time.time() + timeout_s
-    while time.time() < deadline:
-        assert process.poll() is None, "the streamlit server exited"
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-                if response.read().strip() == b"ok":
-                    return
-        except OSError:
-            time.sleep(0.3)
-    raise AssertionError(f"streamlit did not answer at {url} within {timeout_s} s")
 
 
 @pytest.fixture
 def server(tmp_path, bundled_model):
-    port = free_port()
-    env = dict(os.environ, MVCORE_WORKSPACE=str(tmp_path / "workspace"))
-    log = open(tmp_path / "server.log", "wb")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-         "--server.address", "127.0.0.1", "--server.headless", "true"],
-        cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_healthy(url, process)
+    with running_app(tmp_path / "workspace", tmp_path / "server.log") as url:
         yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        log.close()
 
 
 def test_upload_dicom_segment_watch_and_download(server, tmp_path):
