@@ -91,7 +91,7 @@ def cmd_predict(args) -> None:
     from .predict import Segmenter
 
     clips = load_inputs(args.inputs, axis=args.axis)
-    segmenter = Segmenter.load(args.model, PredictConfig(threshold=args.threshold, overlay_style=args.style))
+    segmenter = Segmenter.load(args.model, PredictConfig(threshold=args.threshold))
     masks = {}
     for clip in clips:
         started = time.time()

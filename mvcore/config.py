@@ -40,20 +40,26 @@ class TrainConfig:
 
     @classmethod
     def preset_config(cls, name: str, fast: bool = False, **overrides) -> "TrainConfig":
-        """The named recipe ('default' or 'seed'), optionally shrunk to a seconds-long `fast` run."""
-        presets = {
-            "default": {},
-            "seed": dict(whole_frame=True, locator_size=0, offsets=(0,), threshold=0.9, margin=1.0, loss="iou"),
-        }
-        if name not in presets:
-            raise ValueError(f"unknown preset '{name}' (known: {', '.join(presets)})")
-        settings = dict(presets[name], preset=name)
+        """The named recipe (see PRESETS), optionally shrunk to a seconds-long `fast` run.
+
+        `overrides` that are None keep the recipe's value.
+        """
+        if name not in PRESETS:
+            raise ValueError(f"unknown preset '{name}' (known: {', '.join(PRESETS)})")
+        settings = dict(PRESETS[name], preset=name)
         if fast:
-            settings.update(crop_size=64, base_filters=8, depth=3, locator_size=64 if settings.get("locator_size", 1) else 0,
-                            locator_epochs=2, locator_frames_per_clip=6, epochs_stage1=3, epochs_stage2=2,
-                            samples_per_epoch=64, batch_size=8)
+            settings.update(FAST, locator_size=FAST["locator_size"] if settings.get("locator_size") != 0 else 0)
         settings.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**settings)
+
+
+PRESETS = {
+    "default": {},
+    # the seed project's recipe: whole frame letterboxed to 128 x 128, one frame in, threshold 0.9
+    "seed": dict(whole_frame=True, locator_size=0, offsets=(0,), threshold=0.9, margin=1.0, loss="iou"),
+}
+FAST = dict(crop_size=64, base_filters=8, depth=3, locator_size=64, locator_epochs=2, locator_frames_per_clip=6,
+            epochs_stage1=3, epochs_stage2=2, samples_per_epoch=64, batch_size=8)
 
 
 @dataclass
@@ -62,7 +68,6 @@ class PredictConfig:
 
     threshold: float | None = None     # None: the model's own, chosen on validation
     batch_size: int = 32               # frames per network call
-    overlay_style: str = "fill"        # 'fill' or 'contour'
 
 
 def save_config(config, path: Path) -> None:

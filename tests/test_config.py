@@ -1,0 +1,33 @@
+"""Job configurations: presets, and the JSON saved beside every model."""
+
+import dataclasses
+
+import pytest
+
+from mvcore.config import TrainConfig, load_train_config, save_config
+
+
+@pytest.mark.parametrize("preset, fast, overrides, expected", [
+    ("default", False, {}, dict(crop_size=128, locator_size=96, offsets=(-1, 0, 1), whole_frame=False)),
+    ("seed", False, {}, dict(crop_size=128, locator_size=0, offsets=(0,), whole_frame=True, threshold=0.9)),
+    ("default", True, {}, dict(crop_size=64, locator_size=64, epochs_stage1=3)),
+    ("seed", True, {}, dict(crop_size=64, locator_size=0)),
+    ("default", False, dict(epochs_stage1=5, crop_size=None), dict(epochs_stage1=5, crop_size=128)),
+])
+def test_presets_and_overrides(preset, fast, overrides, expected):
+    config = TrainConfig.preset_config(preset, fast=fast, **overrides)
+    assert config.preset == preset
+    assert {key: getattr(config, key) for key in expected} == expected
+
+
+def test_unknown_preset_is_refused():
+    with pytest.raises(ValueError, match="unknown preset"):
+        TrainConfig.preset_config("nnunet")
+
+
+def test_config_json_round_trip_ignores_unknown_keys(tmp_path):
+    config = TrainConfig.preset_config("seed", seed=7)
+    save_config(config, tmp_path / "config.json")
+    text = (tmp_path / "config.json").read_text().replace('"seed": 7', '"seed": 7, "from_the_future": 1')
+    (tmp_path / "config.json").write_text(text)
+    assert dataclasses.asdict(load_train_config(tmp_path / "config.json")) == dataclasses.asdict(config)
