@@ -19,11 +19,10 @@ def _layout(fig, height: int = 320):
     return fig
 
 
-def frame_chart(rows: list[dict], current: int | None = None):
+def frame_chart(rows: list[dict]):
     """Mask area (pixels, left axis), mean confidence and IoU on labelled frames (0-1, right axis).
 
     rows: mvcore.export.frame_rows output (frame, area_px, mean_confidence, iou or None).
-    current: frame index marked with a vertical line.
     """
     import plotly.graph_objects as go
 
@@ -38,8 +37,6 @@ def frame_chart(rows: list[dict], current: int | None = None):
         fig.add_trace(go.Scatter(x=[r["frame"] for r in labelled], y=[r["iou"] for r in labelled],
                                  name="IoU (labelled frames)", mode="markers",
                                  marker=dict(color=TRUTH_COLOR, size=11, symbol="diamond"), yaxis="y2"))
-    if current is not None:
-        fig.add_vline(x=current, line=dict(color="#888", width=1, dash="dash"))
     fig.update_layout(xaxis=dict(title="frame"), yaxis=dict(title="area (px)", rangemode="tozero"),
                       yaxis2=dict(title="confidence / IoU", overlaying="y", side="right", range=[0, 1.05]))
     return _layout(fig)

@@ -91,6 +91,7 @@ def cmd_predict(args) -> None:
     from .predict import Segmenter
 
     clips = load_inputs(args.inputs, axis=args.axis)
+    refuse_duplicate_names([clip.name for clip in clips])
     segmenter = Segmenter.load(args.model, PredictConfig(threshold=args.threshold))
     masks = {}
     for clip in clips:
@@ -109,6 +110,13 @@ def cmd_predict(args) -> None:
     if args.npz:
         write_masks_npz(masks, args.npz)
         print(f"wrote {args.npz}")
+
+
+def refuse_duplicate_names(names: list[str]) -> None:
+    """Outputs are keyed by clip name: two inputs with one name would overwrite each other."""
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise InputError(f"several inputs give clips named {', '.join(repeated)}; rename the files")
 
 
 def cmd_evaluate(args) -> None:

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from mvcore.errors import InputError
+from mvcore.files import atomic_path, sanitise_name
 
 _ID = re.compile(r"^(.+)_(\d+)$")
 _RUN = re.compile(r"^\[\s*(\d+)\s*,\s*(\d+)\s*\]$")
@@ -60,13 +61,14 @@ def _run_indices(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
 def write_submission_csv(masks: dict[str, np.ndarray], path) -> None:
     """Write the leaderboard CSV: videos in the dict's order, no rows for an empty mask.
 
-    masks: name -> bool (H, W, T).
+    masks: name -> bool (H, W, T). An earlier file at `path` is replaced only once all is written.
     """
-    with open(path, "w", newline="", encoding="utf-8") as f:
+    for name, mask in masks.items():
+        _check_mask_array(f"video {name}", mask)
+    with atomic_path(path) as tmp, open(tmp, "w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)
         writer.writerow(["id", "value"])
         for name, mask in masks.items():
-            _check_mask_array(f"video {name}", mask)
             writer.writerows(
                 (f"{name}_{j}", f"[{start}, {length}]")
                 for j, (start, length) in enumerate(encode_runs(mask))
@@ -127,7 +129,7 @@ def write_masks_npz(masks: dict[str, np.ndarray], path) -> None:
     for name, mask in masks.items():
         _check_mask_array(f"video {name}", mask)
         arrays[name] = np.asarray(mask, dtype=bool)
-    with open(path, "wb") as f:
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
         np.savez_compressed(f, **arrays)
 
 
@@ -181,7 +183,7 @@ def write_frame_table(rows: list[dict], path) -> None:
     rows: dicts with those keys; frame and area_px (pixels) are ints, mean_confidence in [0, 1],
     iou in [0, 1] or None where the frame has no label (written as an empty cell).
     """
-    with open(path, "w", newline="", encoding="utf-8") as f:
+    with atomic_path(path) as tmp, open(tmp, "w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)
         writer.writerow(["frame", "area_px", "mean_confidence", "iou"])
         writer.writerows(
@@ -213,14 +215,24 @@ def frame_rows(result, clip) -> list[dict]:
 
 
 def write_clip_outputs(clip, result, out_dir: Path, style: str = "fill") -> list[Path]:
-    """Write NAME.mp4 (H.264), NAME.gif and NAME_frames.csv for one segmented clip; returns the paths."""
-    from .video import iter_overlay, write_gif, write_mp4
+    """Write NAME.mp4 (H.264), NAME.gif and NAME_frames.csv for one segmented clip; returns the paths.
+
+    NAME is the clip's name made safe as a file name. The overlay is drawn once for both videos.
+    """
+    from .video import GIF_MAX_SIDE, fit_within, iter_overlay, write_gif, write_mp4
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    truth = clip.label if clip.is_labelled else None
-    mp4 = write_mp4(iter_overlay(clip.video, result.mask, style, truth=truth), out_dir / f"{clip.name}.mp4", clip.fps)
-    gif = write_gif(iter_overlay(clip.video, result.mask, style, truth=truth), out_dir / f"{clip.name}.gif", clip.fps)
-    table = out_dir / f"{clip.name}_frames.csv"
+    stem = sanitise_name(clip.name, "clip")
+    gif_frames = []
+
+    def overlay_frames_keeping_small_copies():
+        for frame in iter_overlay(clip.video, result.mask, style, truth=clip.label if clip.is_labelled else None):
+            gif_frames.append(fit_within(frame, GIF_MAX_SIDE))
+            yield frame
+
+    mp4 = write_mp4(overlay_frames_keeping_small_copies(), out_dir / f"{stem}.mp4", clip.fps)
+    gif = write_gif(gif_frames, out_dir / f"{stem}.gif", clip.fps)
+    table = out_dir / f"{stem}_frames.csv"
     write_frame_table(frame_rows(result, clip), table)
     return [mp4, gif, table]

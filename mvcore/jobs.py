@@ -34,7 +34,6 @@ from pathlib import Path
 from mvcore.errors import InputError
 from mvcore.workspace import REPO, check_model_name, is_model_dir, sanitise_name, workspace_dir
 
-STAGES = ("locator", "stage1", "stage2")
 
 
 class JobBusy(InputError):

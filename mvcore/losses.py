@@ -18,6 +18,12 @@ def _sums(y_true, y_pred):
     return inter, union
 
 
+def _bce(y_true, y_pred):
+    """Mean pixel-wise binary cross-entropy per sample. (B,)"""
+    p = ops.clip(y_pred, 1e-6, 1.0 - 1e-6)
+    return -ops.mean(y_true * ops.log(p) + (1.0 - y_true) * ops.log(1.0 - p), axis=(1, 2, 3))
+
+
 def soft_iou_loss(y_true, y_pred):
     """1 - soft Jaccard index per sample (the user's choice of loss). (B,)"""
     inter, union = _sums(y_true, y_pred)
@@ -30,17 +36,13 @@ def dice_bce_loss(y_true, y_pred):
     inter = ops.sum(y_true * y_pred, axis=(1, 2, 3))
     total = ops.sum(y_true, axis=(1, 2, 3)) + ops.sum(y_pred, axis=(1, 2, 3))
     dice = 1.0 - (2.0 * inter + EPS) / (total + EPS)
-    p = ops.clip(y_pred, 1e-6, 1.0 - 1e-6)
-    bce = -ops.mean(y_true * ops.log(p) + (1.0 - y_true) * ops.log(1.0 - p), axis=(1, 2, 3))
-    return dice + bce
+    return dice + _bce(y_true, y_pred)
 
 
 def iou_bce_loss(y_true, y_pred):
     """Soft IoU loss plus binary cross-entropy: IoU's target with BCE's steady gradients. (B,)"""
     y_true = ops.cast(y_true, y_pred.dtype)
-    p = ops.clip(y_pred, 1e-6, 1.0 - 1e-6)
-    bce = -ops.mean(y_true * ops.log(p) + (1.0 - y_true) * ops.log(1.0 - p), axis=(1, 2, 3))
-    return soft_iou_loss(y_true, y_pred) + bce
+    return soft_iou_loss(y_true, y_pred) + _bce(y_true, y_pred)
 
 
 LOSSES = {"iou": soft_iou_loss, "dice_bce": dice_bce_loss, "iou_bce": iou_bce_loss}

@@ -23,6 +23,11 @@ from .transforms import Roi, crop_stack, neighbour_indices, paste_stack
 BUNDLED_MODEL = Path(__file__).resolve().parent.parent / "models" / "default"
 
 
+def is_model_dir(path: Path) -> bool:
+    """Whether `path` holds a trained model (model.keras and config.json)."""
+    return (Path(path) / "model.keras").is_file() and (Path(path) / "config.json").is_file()
+
+
 @dataclass
 class Segmentation:
     """The result for one clip: mask bool (H, W, T), crop used, per-frame area and confidence (T,)."""
@@ -47,7 +52,7 @@ class Segmenter:
 
         folder = Path(model_dir) if model_dir else BUNDLED_MODEL
         predict = predict or PredictConfig()
-        if not (folder / "model.keras").is_file() or not (folder / "config.json").is_file():
+        if not is_model_dir(folder):
             raise InputError(f"{folder}: not a model folder (model.keras and config.json are missing)")
         config = load_train_config(folder / "config.json")
         model = keras.saving.load_model(folder / "model.keras", compile=False)

@@ -9,6 +9,7 @@ Results go to a temporary folder that is moved into place only when everything i
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import os
 import shutil
@@ -31,6 +32,7 @@ from .model import create_model, freeze_encoder_levels
 from .predict import Segmenter
 
 Event = dict
+ARCHITECTURE = ("crop_size", "base_filters", "depth", "offsets", "margin", "whole_frame", "locator_size")
 THRESHOLDS = np.round(np.arange(0.2, 0.96, 0.05), 2)
 
 
@@ -142,6 +144,8 @@ def train(clips: list[Clip], out_dir: Path, config: TrainConfig,
     history: list[dict] = []
     metrics: dict = {"train_videos": [c.name for c in train_clips]}
     start = Segmenter.load(init_dir) if init_dir else None
+    if start:  # fine-tuning keeps the starting model's shape, whatever sizes were asked for
+        config = dataclasses.replace(config, **{k: getattr(start.config, k) for k in ARCHITECTURE})
     locator = None
     if config.locator_size:
         with_box = [c for c in train_clips if c.box is not None]

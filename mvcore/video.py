@@ -14,12 +14,14 @@ import imageio_ffmpeg
 import numpy as np
 
 from mvcore.errors import InputError
+from mvcore.files import atomic_path
 
 TRUTH_COLOR = (0, 255, 0)
 LABEL_COLOR = (255, 0, 0)
 BOX_COLOR = (255, 255, 0)
 TEXT_COLOR = (255, 255, 255)
 MIN_GIF_FRAME_MS = 20  # browsers play GIF delays under 20 ms as 100 ms
+GIF_MAX_SIDE = 320  # pixels: GIFs are previews, kept small
 
 
 def overlay_frames(
@@ -117,6 +119,14 @@ def write_mp4(frames, path, fps: float) -> Path:
     if first is None:
         raise InputError(f"{path}: no frames to write")
     height, width = _check_rgb_frame(first).shape[:2]
+    with atomic_path(path) as tmp:
+        _encode_h264(itertools.chain([first], frames), tmp, (height, width), fps)
+    return path
+
+
+def _encode_h264(frames, path: Path, size: tuple[int, int], fps: float) -> None:
+    """Send uint8 RGB frames of `size` (H, W) to libx264 through imageio-ffmpeg."""
+    height, width = size
     writer = imageio_ffmpeg.write_frames(
         str(path),
         (width + width % 2, height + height % 2),
@@ -130,14 +140,10 @@ def write_mp4(frames, path, fps: float) -> Path:
     )
     writer.send(None)
     try:
-        for frame in itertools.chain([first], frames):
-            writer.send(_padded_to_even(_check_rgb_frame(frame, (height, width))))
-    except BaseException:
+        for frame in frames:
+            writer.send(_padded_to_even(_check_rgb_frame(frame, size)))
+    finally:
         writer.close()
-        path.unlink(missing_ok=True)
-        raise
-    writer.close()
-    return path
 
 
 def _check_rgb_frame(frame: np.ndarray, size: tuple[int, int] | None = None) -> np.ndarray:
@@ -163,7 +169,7 @@ def _padded_to_even(frame: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(frame)
 
 
-def write_gif(frames, path, fps: float, max_side: int = 320) -> Path:
+def write_gif(frames, path, fps: float, max_side: int = GIF_MAX_SIDE) -> Path:
     """Encode frames as an animated GIF that loops forever.
 
     frames: iterable of uint8 RGB (H, W, 3), downscaled so the longer side is at most
@@ -175,9 +181,8 @@ def write_gif(frames, path, fps: float, max_side: int = 320) -> Path:
     if not small:
         raise InputError(f"{path}: no frames to write")
     duration_ms = max(MIN_GIF_FRAME_MS, round(1000.0 / _check_fps(fps)))
-    iio.imwrite(
-        path, np.stack(small), extension=".gif", plugin="pillow", duration=duration_ms, loop=0
-    )
+    with atomic_path(path) as tmp:
+        iio.imwrite(tmp, np.stack(small), extension=".gif", plugin="pillow", duration=duration_ms, loop=0)
     return path
 
 

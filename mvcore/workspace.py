@@ -16,10 +16,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import re
 import shutil
 import tempfile
-import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,14 +25,12 @@ import numpy as np
 
 from mvcore.clip import Clip
 from mvcore.errors import InputError
-from mvcore.predict import BUNDLED_MODEL
+from mvcore.files import sanitise_name
+from mvcore.predict import BUNDLED_MODEL, is_model_dir
 
 REPO = Path(__file__).resolve().parent.parent
 WORKSPACE_ENV = "MVCORE_WORKSPACE"
 SAMPLES_DIR = REPO / "samples"
-UPLOAD_TYPES = ["mp4", "avi", "gif", "mov", "mkv", "dcm", "dicom", "npy", "npz", "pkl", "pickle", "gz"]
-MAX_NAME_CHARS = 100
-_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
 # --- folders and names -------------------------------------------------------------------------
@@ -51,26 +47,6 @@ def workspace_dir(part: str) -> Path:
     folder = workspace_root() / part
     folder.mkdir(parents=True, exist_ok=True)
     return folder
-
-
-def sanitise_name(name: str, default: str = "upload") -> str:
-    """A file name safe to join to a folder: no folders, no leading dot, only [A-Za-z0-9._-].
-
-    Keeps only the last path component (for '/' and '\\'), transliterates accents to ASCII,
-    turns other runs of characters into '_', and keeps at most 100 characters with the suffix
-    (e.g. '.pkl.gz') intact. Returns `default` when nothing usable is left.
-    """
-    base = re.split(r"[/\\]", str(name).replace("\x00", ""))[-1]
-    ascii_name = unicodedata.normalize("NFKD", base).encode("ascii", "ignore").decode()
-    safe = _UNSAFE.sub("_", ascii_name).lstrip(".-_ ")
-    safe = re.sub(r"\.{2,}", ".", safe).strip("_")
-    if not safe.strip("._-"):
-        return default
-    if len(safe) > MAX_NAME_CHARS:
-        stem, dot, suffix = safe.partition(".")
-        suffix = (dot + suffix)[:20]
-        safe = stem[: MAX_NAME_CHARS - len(suffix)] + suffix
-    return safe
 
 
 def check_model_name(name: str) -> str:
@@ -170,10 +146,6 @@ class ModelInfo:
     def version(self) -> str:
         """Changes when the folder is replaced (cache key for a loaded model)."""
         return file_key(self.path / "model.keras")
-
-
-def is_model_dir(path: Path) -> bool:
-    return (Path(path) / "model.keras").is_file() and (Path(path) / "config.json").is_file()
 
 
 def _read_json(path: Path) -> dict:

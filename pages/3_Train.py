@@ -79,7 +79,8 @@ with settings_col:
     l1, l2 = st.columns(2)
     lr1 = l1.number_input("Learning rate, stage 1", 1e-5, 1e-1, defaults.lr_stage1, format="%.4f", step=1e-4)
     lr2 = l2.number_input("Learning rate, stage 2", 1e-5, 1e-1, defaults.lr_stage2, format="%.4f", step=1e-4)
-    size = st.select_slider("Image size (crop side, pixels)", [64, 96, 128, 160, 192, 256], defaults.crop_size)
+    size = st.select_slider("Image size (crop side, pixels)", [64, 96, 128, 160, 192, 256], defaults.crop_size,
+                            disabled=init is not None, help="Fine-tuning keeps the starting model's size.")
     fast = st.checkbox("Quick test run (tiny model, seconds; ignores the settings above)")
 
 if st.button("Start training", type="primary", disabled=picked is None):

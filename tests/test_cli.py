@@ -103,3 +103,11 @@ def test_the_module_runs_as_a_program_and_fails_cleanly(tmp_path):
     run = subprocess.run([sys.executable, "-m", "mvcore", "predict", str(bad)], capture_output=True, text=True)
     assert run.returncode == 2
     assert "Traceback" not in run.stderr and str(bad) in run.stderr
+
+
+def test_two_inputs_with_one_name_are_refused_before_any_work(tmp_path, capsys):
+    for folder in ("a", "b"):
+        (tmp_path / folder).mkdir()
+        np.save(tmp_path / folder / "clip.npy", np.zeros((16, 16, 3), np.uint8))
+    assert main(["predict", str(tmp_path / "a" / "clip.npy"), str(tmp_path / "b" / "clip.npy")]) == 2
+    assert "several inputs give clips named clip" in capsys.readouterr().err

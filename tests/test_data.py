@@ -138,6 +138,7 @@ BAD_INPUTS = [  # (id, make(tmp_path) -> path, reader, words the message must ho
     ("aml_frames_out_of_range", lambda t: aml(t, make_record(frames=[0, 2, T])), data.load_aml,
      "outside"),
     ("aml_dataset", lambda t: aml(t, make_record(dataset="novice")), data.load_aml, "'novice'"),
+    ("aml_name_is_a_path", lambda t: aml(t, make_record(name="../../etc/x")), data.load_aml, "path separator"),
     ("aml_one_frame", lambda t: aml(t, make_record(video=make_video(t=1), label=DROP,
                                                    frames=DROP)), data.load_aml, "1 frame"),
     ("aml_empty_list", lambda t: aml(t), data.load_aml, "empty"),

@@ -85,3 +85,14 @@ def test_a_tiny_training_run_beats_a_trivial_predictor_on_unseen_clips(tiny_set,
     ious = [video_iou(labels[c.name][1], segmenter.segment(c).mask, labels[c.name][0]) for c in test_clips]
     trivial = prior_box_iou(train_clips, test_clips, labels)
     assert float(np.median(ious)) > max(2 * trivial, 0.1), (ious, trivial)
+
+
+def test_fine_tuning_keeps_the_starting_models_shape(tiny_set, tmp_path):
+    clips = load_aml(tiny_set / "train.pkl")
+    first = TrainConfig.preset_config("default", fast=True, epochs_stage1=1, epochs_stage2=1, locator_epochs=1)
+    train(clips, tmp_path / "first", first)
+    asked = TrainConfig.preset_config("default", fast=True, crop_size=128, offsets=(0,), epochs_stage2=1)
+    train(clips, tmp_path / "tuned", asked, init_dir=tmp_path / "first")
+    tuned = Segmenter.load(tmp_path / "tuned")
+    assert (tuned.config.crop_size, tuned.config.offsets) == (first.crop_size, first.offsets)
+    assert tuned.segment(clips[0]).mask.shape == clips[0].video.shape

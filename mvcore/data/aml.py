@@ -159,6 +159,8 @@ def _check_name(record: dict, where: str) -> str:
     name = record["name"]
     if not isinstance(name, str) or not name:
         raise InputError(f"{where}: 'name' is {name!r}, expected a non-empty string")
+    if "/" in name or "\\" in name or name in (".", ".."):
+        raise InputError(f"{where}: 'name' {name!r} contains a path separator; video names are plain ids")
     return name
 
 
