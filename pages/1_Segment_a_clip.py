@@ -46,7 +46,8 @@ if picked:
 
 segmenter = segmenter_for(model) if model else None
 results = st.session_state.setdefault("seg_results", {})
-key = (str(path), clip.name, str(model.path), model.version) if clip is not None and model else None
+key = ((str(path), workspace.file_key(path), clip.name, str(model.path), model.version)
+       if clip is not None and model else None)
 
 with settings:
     clicked = st.button("Segment", type="primary", disabled=segmenter is None or clip is None,
@@ -115,7 +116,7 @@ d4.download_button("Per-frame CSV", outputs.frames_csv, f"{stem}_frames.csv", "t
 source = clip.source
 if source.lower().endswith((".pkl", ".pickle", ".pkl.gz", ".pickle.gz")) and picked and segmenter is not None:
     all_clips = picked[1]
-    sub_key = ("submission", key[0], key[2], key[3])
+    sub_key = ("submission", key[0], key[1], key[3], key[4])
     with d5:
         if st.session_state.get("seg_submission", (None,))[0] != sub_key:
             if st.button(f"Segment all {len(all_clips)} clips", help="For the leaderboard's submission CSV"):
