@@ -106,6 +106,16 @@ class Segmenter:
         return paste_stack(probs, roi, out)
 
 
+def annotated_mask(segmenter: Segmenter, clip: Clip) -> np.ndarray:
+    """bool (H, W, T): the mask on `clip`'s annotated frames, False elsewhere; enough for scoring.
+
+    Equal to `segment(clip).mask` on those frames, for a fraction of the work.
+    """
+    mask = np.zeros(clip.video.shape, dtype=bool)
+    mask[:, :, clip.frames] = segmenter.probabilities_at(clip, clip.frames) > segmenter.threshold
+    return mask
+
+
 def mean_inside(probs: np.ndarray, threshold: float) -> np.ndarray:
     """Mean probability inside each frame's mask, 0 where it is empty: float32 (T,) from (S, S, T)."""
     inside = probs > threshold

@@ -342,6 +342,18 @@ def segment_all(segmenter, clips: list[Clip], progress=None) -> dict[str, np.nda
     return masks
 
 
+def annotated_masks(segmenter, clips: list[Clip], progress=None) -> dict[str, np.ndarray]:
+    """name -> bool (H, W, T) mask on each labelled clip's annotated frames (what evaluation scores)."""
+    from mvcore.predict import annotated_mask
+
+    masks = {}
+    for i, clip in enumerate(clips):
+        masks[clip.name] = annotated_mask(segmenter, clip)
+        if progress:
+            progress((i + 1) / len(clips))
+    return masks
+
+
 def submission_csv(masks: dict[str, np.ndarray]) -> bytes:
     """The leaderboard CSV (mvcore.export.write_submission_csv) of name -> bool (H, W, T) masks."""
     from mvcore.export import write_submission_csv

@@ -29,9 +29,9 @@ results = st.session_state.setdefault("eval_results", {})
 
 if clicked and key not in results:
     labelled = [c for c in clips if c.is_labelled]
-    bar = st.progress(0.0, text=f"Segmenting {len(labelled)} labelled clips...")
+    bar = st.progress(0.0, text=f"Segmenting the annotated frames of {len(labelled)} labelled clips...")
     try:
-        masks = workspace.segment_all(segmenter, labelled, progress=lambda f: bar.progress(f))
+        masks = workspace.annotated_masks(segmenter, labelled, progress=lambda f: bar.progress(f))
         evaluation = evaluate(masks, workspace.labels_of(labelled))
     except InputError as err:
         bar.empty()

@@ -67,3 +67,13 @@ def test_a_box_heatmap_maps_back_to_the_box_in_frame_pixels(shape, box):
 def test_evenly_spaced_frames_cover_the_clip():
     assert evenly_spaced(100, 5).tolist() == [0, 25, 50, 74, 99]
     assert evenly_spaced(3, 8).tolist() == [0, 1, 2]
+
+
+def test_annotated_mask_equals_the_full_segmentation_on_annotated_frames(bundled, echo_clip):
+    from mvcore.predict import annotated_mask
+
+    sparse, full = annotated_mask(bundled, echo_clip), bundled.segment(echo_clip).mask
+    frames = echo_clip.frames
+    assert (sparse[:, :, frames] == full[:, :, frames]).mean() > 0.9999
+    others = np.setdiff1d(np.arange(echo_clip.n_frames), frames)
+    assert not sparse[:, :, others].any()
