@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import platform
-import time
 from datetime import date
 from pathlib import Path
 
@@ -35,14 +34,12 @@ def score_model(model_dir: Path, test_pkl: Path, labels_pkl: Path) -> dict:
     """Segment every test clip with a model folder and score it (AML score, means, frames/s)."""
     from .data import load_aml, load_labels
     from .metrics import evaluate
-    from .predict import Segmenter
+    from .predict import Segmenter, segment_clips
 
-    segmenter = Segmenter.load(model_dir)
     preds, frames, seconds = {}, 0, 0.0
-    for clip in load_aml(test_pkl):
-        started = time.perf_counter()
-        preds[clip.name] = segmenter.segment(clip).mask
-        seconds += time.perf_counter() - started
+    for clip, segmentation, took in segment_clips(Segmenter.load(model_dir), load_aml(test_pkl)):
+        preds[clip.name] = segmentation.mask
+        seconds += took
         frames += clip.n_frames
     result = evaluate(preds, load_labels(labels_pkl))
     return {"score": result.score, "mean_video": result.mean_video, "mean_frame": result.mean_frame,

@@ -88,16 +88,13 @@ def cmd_predict(args) -> None:
     from .config import PredictConfig
     from .data import load_inputs
     from .export import write_clip_outputs, write_masks_npz, write_submission_csv
-    from .predict import Segmenter
+    from .predict import Segmenter, segment_clips
 
     clips = load_inputs(args.inputs, axis=args.axis)
     refuse_duplicate_names([clip.name for clip in clips])
     segmenter = Segmenter.load(args.model, PredictConfig(threshold=args.threshold))
     masks = {}
-    for clip in clips:
-        started = time.time()
-        result = segmenter.segment(clip)
-        seconds = time.time() - started
+    for clip, result, seconds in segment_clips(segmenter, clips):
         masks[clip.name] = result.mask
         print(f"{clip.name}: {clip.n_frames} frames {clip.shape[0]}x{clip.shape[1]} in {seconds:.2f} s "
               f"({clip.n_frames / max(seconds, 1e-9):.0f} frames/s), mean area {result.area.mean():.0f} px")

@@ -8,6 +8,7 @@ clips need memory only for the video, its mask and one chunk.
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -104,6 +105,20 @@ class Segmenter:
         probs = self.crop_probabilities(clip.video, roi, np.asarray(frames))
         out = np.zeros(clip.video.shape[:2] + (len(frames),), dtype=np.float32)
         return paste_stack(probs, roi, out)
+
+
+def segment_clips(segmenter: Segmenter, clips: list[Clip], progress: Callable[[float], None] | None = None):
+    """Yield (clip, Segmentation, seconds) for each clip in turn; `progress(fraction)` over all frames."""
+    total, done = sum(c.n_frames for c in clips), 0
+    for clip in clips:
+        def report(fraction, before=done, n=clip.n_frames):
+            if progress:
+                progress(min(1.0, (before + fraction * n) / total))
+
+        started = time.perf_counter()
+        result = segmenter.segment(clip, progress=report)
+        yield clip, result, time.perf_counter() - started
+        done += clip.n_frames
 
 
 def annotated_mask(segmenter: Segmenter, clip: Clip) -> np.ndarray:

@@ -332,14 +332,9 @@ class ClipOutputs:
 
 def segment_all(segmenter, clips: list[Clip], progress=None) -> dict[str, np.ndarray]:
     """name -> bool (H, W, T) mask for every clip; progress(fraction) over all clips' frames."""
-    total, done, masks = sum(c.n_frames for c in clips), 0, {}
-    for clip in clips:
-        def report(fraction, before=done, n=clip.n_frames):
-            if progress:
-                progress(min(1.0, (before + fraction * n) / total))
-        masks[clip.name] = segmenter.segment(clip, progress=report).mask
-        done += clip.n_frames
-    return masks
+    from mvcore.predict import segment_clips
+
+    return {clip.name: result.mask for clip, result, _ in segment_clips(segmenter, clips, progress)}
 
 
 def annotated_masks(segmenter, clips: list[Clip], progress=None) -> dict[str, np.ndarray]:
