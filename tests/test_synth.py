@@ -1,4 +1,4 @@
-"""Tests for mvcore/synth.py: record layout, label and box geometry, determinism, the pickle files."""
+"""Tests for mvcore.synth: record layout, label and box geometry, determinism, the pickle files."""
 
 import gzip
 import pickle
