@@ -95,7 +95,8 @@ def cmd_predict(args) -> None:
     segmenter = Segmenter.load(args.model, PredictConfig(threshold=args.threshold))
     masks = {}
     for clip, result, seconds in segment_clips(segmenter, clips):
-        masks[clip.name] = result.mask
+        if args.csv or args.npz:  # full-size masks are kept only when a file needs them all
+            masks[clip.name] = result.mask
         print(f"{clip.name}: {clip.n_frames} frames {clip.shape[0]}x{clip.shape[1]} in {seconds:.2f} s "
               f"({clip.n_frames / max(seconds, 1e-9):.0f} frames/s), mean area {result.area.mean():.0f} px")
         if args.overlay_dir:

@@ -115,8 +115,11 @@ def evaluate_stage(model, locator, config: TrainConfig, val: list[Clip], stage: 
     segmenter = Segmenter(model, locator, config, threshold=config.threshold or 0.5)
     experts = [c for c in val if c.dataset == "expert"] or val
     scores = pipeline_iou(segmenter, experts)
-    fixed = float(np.median(scores[min(scores, key=lambda t: abs(t - (config.threshold or 0.5)))]))
-    threshold, best = choose_threshold(scores) if config.threshold is None else (config.threshold, fixed)
+    if config.threshold is None:
+        threshold, best = choose_threshold(scores)
+    else:
+        threshold = config.threshold
+        best = float(np.median(scores[min(scores, key=lambda t: abs(t - threshold))]))
     result = {"val_videos": [c.name for c in experts], "val_iou_at_0.5": float(np.median(scores[0.5])),
               "threshold": threshold, "val_iou": best}
     on_event(dict(result, kind="validation", stage=stage))
@@ -170,7 +173,7 @@ def train(clips: list[Clip], out_dir: Path, config: TrainConfig,
                                              seed=config.seed + 1, **batches),
                   val_batches, config.epochs_stage2, config.lr_stage2, config.loss, "stage2", on_event, history)
         metrics["stage2"] = evaluate_stage(model, locator, config, val_clips, "stage2", on_event)
-    else:
+    elif not experts:
         on_event({"kind": "message", "text": "no expert clips in the training data: stage 2 skipped"})
     last = metrics.get("stage2") or metrics.get("stage1") or {}
     metrics["threshold"] = last.get("threshold", config.threshold or 0.5)
