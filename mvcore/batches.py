@@ -27,16 +27,28 @@ class Example:
     clip: str
 
 
+def clip_bounds(clip: Clip) -> tuple[int, int, int, int]:
+    """(top, left, bottom, right) of the clip's box, or of all its labels where it has no box."""
+    return box_bounds(clip.box if clip.box is not None else clip.label.any(axis=2))
+
+
+def frame_examples(clip: Clip, frames: np.ndarray, labels: np.ndarray, offsets: tuple[int, ...]) -> list[Example]:
+    """One `Example` per frame of `clip` with its label from `labels` bool (H, W, len(frames))."""
+    bounds, expert = clip_bounds(clip), clip.dataset == "expert"
+    idx = neighbour_indices(np.asarray(frames), offsets, clip.n_frames)
+    return [Example(np.ascontiguousarray(clip.video[:, :, neighbours]), labels[:, :, i], bounds, expert, clip.name)
+            for i, neighbours in enumerate(idx)]
+
+
 def collect_examples(clips: list[Clip], offsets: tuple[int, ...]) -> list[Example]:
     """One `Example` per annotated frame of every labelled clip; C = len(offsets) channels."""
-    examples = []
-    for clip in clips:
-        bounds = box_bounds(clip.box if clip.box is not None else clip.label.any(axis=2))
-        idx = neighbour_indices(np.asarray(clip.frames), offsets, clip.n_frames)
-        for f, neighbours in zip(clip.frames, idx):
-            examples.append(Example(np.ascontiguousarray(clip.video[:, :, neighbours]), clip.label[:, :, f],
-                                    bounds, clip.dataset == "expert", clip.name))
-    return examples
+    return [e for clip in clips for e in frame_examples(clip, clip.frames, clip.label[:, :, clip.frames], offsets)]
+
+
+def unlabelled_frames(clip: Clip, count: int) -> np.ndarray:
+    """At most `count` frame indices spread over the clip, each 2+ frames away from every annotated one."""
+    far = np.flatnonzero(np.min(np.abs(np.arange(clip.n_frames)[:, None] - np.asarray(clip.frames)[None]), axis=1) >= 2)
+    return far[evenly_spaced(len(far), count)] if len(far) else far
 
 
 def jittered_roi(bounds, margin: float, rng: np.random.Generator | None, whole_frame: bool,
@@ -66,17 +78,17 @@ def augment_intensity(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 class SegmentationBatches(keras.utils.PyDataset):
     """Batches (x float32 (B, S, S, C), y float32 (B, S, S, 1)) of cropped examples.
 
-    `augment`: random crops and intensity changes, examples drawn with replacement
-    (`samples` per epoch, expert examples `expert_weight` times as likely); otherwise each example
-    once, in order, cropped exactly around its box (validation).
+    `augment`: random crops and intensity changes (and left-right mirroring with `flip`), examples
+    drawn with replacement (`samples` per epoch, expert examples `expert_weight` times as likely);
+    otherwise each example once, in order, cropped exactly around its box (validation).
     """
 
     def __init__(self, examples: list[Example], size: int, margin: float, batch_size: int,
                  whole_frame: bool = False, augment: bool = False, samples: int = 0,
-                 expert_weight: float = 1.0, seed: int = 0):
+                 expert_weight: float = 1.0, flip: bool = False, seed: int = 0):
         super().__init__()
         self.examples, self.size, self.margin, self.batch_size = examples, size, margin, batch_size
-        self.whole_frame, self.augment = whole_frame, augment
+        self.whole_frame, self.augment, self.flip = whole_frame, augment, flip
         self.samples = samples if augment else len(examples)
         weights = np.array([expert_weight if e.expert else 1.0 for e in examples])
         self.p = weights / weights.sum()
@@ -99,9 +111,12 @@ class SegmentationBatches(keras.utils.PyDataset):
                            self.whole_frame, ex.label.shape)
         x = crop_stack(ex.frames, roi, self.size).astype(np.float32) / 255.0
         y = crop_stack(ex.label[:, :, None].astype(np.float32), roi, self.size)
+        y = y.reshape(self.size, self.size, 1)
         if self.augment:
             x = augment_intensity(x, self.rng)
-        return x, y.reshape(self.size, self.size, 1)
+            if self.flip and self.rng.random() < 0.5:
+                x, y = x[:, ::-1], y[:, ::-1]
+        return x, y
 
 
 def collect_locator_examples(clips: list[Clip], size: int, per_clip: int) -> tuple[np.ndarray, np.ndarray]:

@@ -15,11 +15,11 @@ class TrainConfig:
     Sizes are pixels; learning rates per optimiser step; epochs per stage.
     """
 
-    preset: str = "default"            # 'default' (locate, crop, temporal context) or 'seed' (the seed recipe)
+    preset: str = "default"            # 'default' (locate the valve, segment a crop) or 'seed' (the seed recipe)
     crop_size: int = 128               # segmenter input side (pixels)
     base_filters: int = 16
     depth: int = 4
-    offsets: tuple[int, ...] = (-1, 0, 1)  # neighbouring frames fed as channels
+    offsets: tuple[int, ...] = (0,)    # frames fed as channels, relative to the one segmented
     margin: float = 1.25               # crop side / box's longer side
     whole_frame: bool = False          # letterbox the whole frame instead of cropping the valve
     locator_size: int = 96             # locator input side (pixels), 0 = no locator
@@ -34,6 +34,8 @@ class TrainConfig:
     freeze_levels: int = 1             # encoder levels frozen in stage 2
     expert_weight: float = 2.0         # how much likelier an expert example is drawn in stage 1
     loss: str = "iou_bce"
+    flip: bool = False                 # mirror crops left-right at random; predict as the mean with the mirror
+    pseudo_frames: int = 0             # unlabelled frames per expert clip labelled by the stage-1 model for stage 2
     threshold: float | None = None     # None: chosen on the validation videos
     val_fraction: float = 0.15
     seed: int = 0

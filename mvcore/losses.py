@@ -45,7 +45,16 @@ def iou_bce_loss(y_true, y_pred):
     return soft_iou_loss(y_true, y_pred) + _bce(y_true, y_pred)
 
 
-LOSSES = {"iou": soft_iou_loss, "dice_bce": dice_bce_loss, "iou_bce": iou_bce_loss}
+def iou_focal_loss(y_true, y_pred, gamma: float = 2.0):
+    """Soft IoU loss plus focal cross-entropy (well-classified pixels count less). (B,)"""
+    y_true = ops.cast(y_true, y_pred.dtype)
+    p = ops.clip(y_pred, 1e-6, 1.0 - 1e-6)
+    p_true = y_true * p + (1.0 - y_true) * (1.0 - p)
+    focal = -ops.mean((1.0 - p_true) ** gamma * ops.log(p_true), axis=(1, 2, 3))
+    return soft_iou_loss(y_true, y_pred) + focal
+
+
+LOSSES = {"iou": soft_iou_loss, "dice_bce": dice_bce_loss, "iou_bce": iou_bce_loss, "iou_focal": iou_focal_loss}
 
 
 def hard_iou(y_true, y_pred):

@@ -81,7 +81,10 @@ class Segmenter:
         lo, hi = int(idx.min()), int(idx.max()) + 1
         crops = crop_stack(video[:, :, lo:hi], roi, self.config.crop_size)
         x = crops[:, :, idx - lo].transpose(2, 0, 1, 3).astype(np.float32) / 255.0
-        return np.asarray(self.model.predict_on_batch(x))[..., 0].transpose(1, 2, 0)
+        if not self.config.flip:
+            return np.asarray(self.model.predict_on_batch(x))[..., 0].transpose(1, 2, 0)
+        both = np.asarray(self.model.predict_on_batch(np.concatenate([x, x[:, :, ::-1]])))[..., 0]
+        return ((both[:len(x)] + both[len(x):, :, ::-1]) / 2).transpose(1, 2, 0)
 
     def segment(self, clip: Clip, progress: Callable[[float], None] | None = None) -> Segmentation:
         """Masks for every frame of `clip`; `progress(fraction)` is called after each chunk."""

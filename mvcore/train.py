@@ -21,8 +21,8 @@ from typing import Callable
 import keras
 import numpy as np
 
-from .batches import (LocatorBatches, SegmentationBatches, collect_examples,
-                      collect_locator_examples)
+from .batches import (Example, LocatorBatches, SegmentationBatches, clip_bounds, collect_examples,
+                      collect_locator_examples, frame_examples, jittered_roi, unlabelled_frames)
 from .clip import Clip
 from .config import TrainConfig, save_config
 from .errors import InputError
@@ -30,6 +30,7 @@ from .losses import LOSSES, hard_iou
 from .metrics import video_iou
 from .model import create_model, freeze_encoder_levels
 from .predict import Segmenter
+from .transforms import paste_stack
 
 Event = dict
 ARCHITECTURE = ("crop_size", "base_filters", "depth", "offsets", "margin", "whole_frame", "locator_size")
@@ -108,6 +109,24 @@ def choose_threshold(scores: dict[float, list[float]]) -> tuple[float, float]:
     return best, float(np.median(scores[best]))
 
 
+def pseudo_label_examples(segmenter: Segmenter, clips: list[Clip], count: int) -> list[Example]:
+    """Examples on `count` unlabelled frames of each clip, labelled by `segmenter`'s masks.
+
+    The crop is the clip's own box (known in training), so only the segmenter's errors remain.
+    """
+    examples = []
+    for clip in clips:
+        frames = unlabelled_frames(clip, count)
+        if not len(frames):
+            continue
+        roi = jittered_roi(clip_bounds(clip), segmenter.config.margin, None, segmenter.config.whole_frame,
+                           clip.video.shape[:2])
+        probs = segmenter.crop_probabilities(clip.video, roi, frames)
+        masks = paste_stack(probs, roi, np.zeros(clip.video.shape[:2] + (len(frames),), bool), segmenter.threshold)
+        examples += frame_examples(clip, frames, masks, segmenter.config.offsets)
+    return examples
+
+
 def evaluate_stage(model, locator, config: TrainConfig, val: list[Clip], stage: str, on_event) -> dict:
     """Validation figures of the pipeline after a stage; expert clips decide the threshold."""
     if not val:
@@ -163,14 +182,19 @@ def train(clips: list[Clip], out_dir: Path, config: TrainConfig,
     val_batches = SegmentationBatches(val_examples or examples[:1], **batches)
     if config.epochs_stage1 and not start:
         fit_stage(model, SegmentationBatches(examples, augment=True, samples=config.samples_per_epoch,
-                                             expert_weight=config.expert_weight, seed=config.seed, **batches),
+                                             expert_weight=config.expert_weight, flip=config.flip,
+                                             seed=config.seed, **batches),
                   val_batches, config.epochs_stage1, config.lr_stage1, config.loss, "stage1", on_event, history)
         metrics["stage1"] = evaluate_stage(model, locator, config, val_clips, "stage1", on_event)
     experts = [e for e in examples if e.expert]
+    if experts and config.epochs_stage2 and config.pseudo_frames:
+        threshold = metrics.get("stage1", {}).get("threshold", config.threshold or 0.5)
+        experts += pseudo_label_examples(Segmenter(model, locator, config, threshold),
+                                         [c for c in train_clips if c.dataset == "expert"], config.pseudo_frames)
     if experts and config.epochs_stage2:
         freeze_encoder_levels(model, config.freeze_levels)
         fit_stage(model, SegmentationBatches(experts, augment=True, samples=config.samples_per_epoch,
-                                             seed=config.seed + 1, **batches),
+                                             flip=config.flip, seed=config.seed + 1, **batches),
                   val_batches, config.epochs_stage2, config.lr_stage2, config.loss, "stage2", on_event, history)
         metrics["stage2"] = evaluate_stage(model, locator, config, val_clips, "stage2", on_event)
     elif not experts:

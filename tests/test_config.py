@@ -8,7 +8,7 @@ from mvcore.config import TrainConfig, load_train_config, save_config
 
 
 @pytest.mark.parametrize("preset, fast, overrides, expected", [
-    ("default", False, {}, dict(crop_size=128, locator_size=96, offsets=(-1, 0, 1), whole_frame=False)),
+    ("default", False, {}, dict(crop_size=128, locator_size=96, offsets=(0,), whole_frame=False)),
     ("seed", False, {}, dict(crop_size=128, locator_size=0, offsets=(0,), whole_frame=True, threshold=0.9)),
     ("default", True, {}, dict(crop_size=64, locator_size=64, epochs_stage1=3)),
     ("seed", True, {}, dict(crop_size=64, locator_size=0)),

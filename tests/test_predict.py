@@ -4,11 +4,12 @@ import numpy as np
 import pytest
 
 from mvcore.clip import Clip
-from mvcore.config import PredictConfig
+from mvcore.config import PredictConfig, TrainConfig
 from mvcore.locate import box_from_heatmap, box_target, evenly_spaced
+from mvcore.model import create_model
 from mvcore.predict import Segmenter, mean_inside
 from mvcore.synth import make_test_record
-from mvcore.transforms import Letterbox, box_bounds
+from mvcore.transforms import Letterbox, Roi, box_bounds
 
 
 @pytest.fixture(scope="module")
@@ -77,3 +78,14 @@ def test_annotated_mask_equals_the_full_segmentation_on_annotated_frames(bundled
     assert (sparse[:, :, frames] == full[:, :, frames]).mean() > 0.9999
     others = np.setdiff1d(np.arange(echo_clip.n_frames), frames)
     assert not sparse[:, :, others].any()
+
+
+@pytest.mark.parametrize("flip, mirror_equivariant", [(True, True), (False, False)])
+def test_flip_averaging_makes_a_mirrored_clip_give_the_mirrored_map(flip, mirror_equivariant):
+    model = create_model("unet", size=32, channels=1, base=4, depth=2)
+    segmenter = Segmenter(model, None, TrainConfig(crop_size=32, offsets=(0,), flip=flip), threshold=0.5)
+    video = np.random.default_rng(3).integers(0, 256, (32, 32, 4), dtype=np.uint8)
+    roi, frames = Roi(0, 0, 32), np.arange(4)
+    direct = segmenter.crop_probabilities(video, roi, frames)
+    mirrored = segmenter.crop_probabilities(np.ascontiguousarray(video[:, ::-1]), roi, frames)
+    assert np.allclose(mirrored[:, ::-1], direct, atol=1e-5) == mirror_equivariant

@@ -8,10 +8,11 @@ from mvcore.clip import Clip
 from mvcore.config import TrainConfig
 from mvcore.data import load_aml, load_labels
 from mvcore.metrics import video_iou
+from mvcore.model import create_model
 from mvcore.predict import Segmenter
 from mvcore.synth import write_dataset
-from mvcore.train import choose_threshold, split_by_video, train
-from mvcore.transforms import box_bounds
+from mvcore.train import choose_threshold, pseudo_label_examples, split_by_video, train
+from mvcore.transforms import Roi, box_bounds
 
 
 def fake_clips(n_amateur, n_expert):
@@ -91,8 +92,36 @@ def test_fine_tuning_keeps_the_starting_models_shape(tiny_set, tmp_path):
     clips = load_aml(tiny_set / "train.pkl")
     first = TrainConfig.preset_config("default", fast=True, epochs_stage1=1, epochs_stage2=1, locator_epochs=1)
     train(clips, tmp_path / "first", first)
-    asked = TrainConfig.preset_config("default", fast=True, crop_size=128, offsets=(0,), epochs_stage2=1)
+    asked = TrainConfig.preset_config("default", fast=True, crop_size=128, offsets=(-1, 0, 1), epochs_stage2=1)
     train(clips, tmp_path / "tuned", asked, init_dir=tmp_path / "first")
     tuned = Segmenter.load(tmp_path / "tuned")
     assert (tuned.config.crop_size, tuned.config.offsets) == (first.crop_size, first.offsets)
     assert tuned.segment(clips[0]).mask.shape == clips[0].video.shape
+
+
+def test_pseudo_labels_come_from_unlabelled_frames_inside_the_clips_box(tiny_set):
+    experts = [c for c in load_aml(tiny_set / "train.pkl") if c.dataset == "expert"]
+    config = TrainConfig.preset_config("default", fast=True)
+    model = create_model("unet", size=config.crop_size, channels=1, base=4, depth=2)
+    examples = pseudo_label_examples(Segmenter(model, None, config, threshold=0.3), experts, count=5)
+    assert len(examples) == 5 * len(experts)
+    for clip in experts:
+        mine = [e for e in examples if e.clip == clip.name]
+        outside = np.ones(clip.video.shape[:2], bool)
+        fr, fc, _, _ = Roi.around(*box_bounds(clip.box), margin=config.margin).clipped(*outside.shape)
+        outside[fr, fc] = False
+        assert all(e.expert and e.label.shape == clip.video.shape[:2] and not e.label[outside].any() for e in mine)
+        assert not any(any((e.frames[:, :, 0] == clip.video[:, :, f]).all() for f in clip.frames) for e in mine)
+    assert any(e.label.any() for e in examples)
+
+
+@pytest.mark.parametrize("option", [dict(flip=True), dict(pseudo_frames=4), dict(loss="iou_focal"), dict(loss="iou")])
+def test_every_training_option_trains_a_model_that_segments(tiny_set, tmp_path, option):
+    clips = load_aml(tiny_set / "train.pkl")
+    config = TrainConfig.preset_config("default", fast=True, epochs_stage1=1, epochs_stage2=1, locator_epochs=1,
+                                       **option)
+    metrics = train(clips, tmp_path / "m", config)
+    assert "stage2" in metrics
+    segmenter = Segmenter.load(tmp_path / "m")
+    assert {k: getattr(segmenter.config, k) for k in option} == option
+    assert segmenter.segment(clips[0]).mask.shape == clips[0].video.shape
