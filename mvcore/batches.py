@@ -1,7 +1,8 @@
 """Training examples cut from labelled clips, served as augmented batches (`keras.utils.PyDataset`).
 
-Only what training needs is kept from each clip: the annotated frames with their temporal
-neighbours, the labels, and the box; the full videos can be dropped after `collect_examples`.
+An example keeps only what training needs from its clip: the frame (with any neighbouring frames
+the input uses as channels), its label and the clip's box. Labels are the annotations, or the
+stage-1 model's masks on unlabelled frames when pseudo-labelling.
 """
 
 from __future__ import annotations
