@@ -73,9 +73,12 @@ class EpochReporter(keras.callbacks.Callback):
 
 
 def fit_stage(model, train, val, epochs: int, lr: float, loss: str, stage: str,
-              on_event: Callable[[Event], None], history: list) -> None:
-    """Compile `model` with Adam at `lr` and fit it for `epochs`, reporting each epoch."""
-    model.compile(optimizer=keras.optimizers.Adam(lr), loss=LOSSES[loss], metrics=[hard_iou])
+              on_event: Callable[[Event], None], history: list, ema: bool = False) -> None:
+    """Compile `model` with Adam at `lr` and fit it for `epochs`, reporting each epoch.
+
+    `ema`: end with the moving average of the weights over about the last 100 steps.
+    """
+    model.compile(optimizer=keras.optimizers.Adam(lr, use_ema=ema), loss=LOSSES[loss], metrics=[hard_iou])
     on_event({"kind": "stage", "stage": stage, "epochs": epochs})
     model.fit(train, validation_data=val, epochs=epochs, verbose=0,
               callbacks=[EpochReporter(stage, epochs, on_event, history)])
@@ -184,7 +187,8 @@ def train(clips: list[Clip], out_dir: Path, config: TrainConfig,
         fit_stage(model, SegmentationBatches(examples, augment=True, samples=config.samples_per_epoch,
                                              expert_weight=config.expert_weight, flip=config.flip,
                                              seed=config.seed, **batches),
-                  val_batches, config.epochs_stage1, config.lr_stage1, config.loss, "stage1", on_event, history)
+                  val_batches, config.epochs_stage1, config.lr_stage1, config.loss, "stage1", on_event, history,
+                  ema=config.ema)
         metrics["stage1"] = evaluate_stage(model, locator, config, val_clips, "stage1", on_event)
     experts = [e for e in examples if e.expert]
     if experts and config.epochs_stage2 and config.pseudo_frames:
@@ -195,7 +199,8 @@ def train(clips: list[Clip], out_dir: Path, config: TrainConfig,
         freeze_encoder_levels(model, config.freeze_levels)
         fit_stage(model, SegmentationBatches(experts, augment=True, samples=config.samples_per_epoch,
                                              flip=config.flip, seed=config.seed + 1, **batches),
-                  val_batches, config.epochs_stage2, config.lr_stage2, config.loss, "stage2", on_event, history)
+                  val_batches, config.epochs_stage2, config.lr_stage2, config.loss, "stage2", on_event, history,
+                  ema=config.ema)
         metrics["stage2"] = evaluate_stage(model, locator, config, val_clips, "stage2", on_event)
     elif not experts:
         on_event({"kind": "message", "text": "no expert clips in the training data: stage 2 skipped"})

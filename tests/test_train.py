@@ -115,7 +115,8 @@ def test_pseudo_labels_come_from_unlabelled_frames_inside_the_clips_box(tiny_set
     assert any(e.label.any() for e in examples)
 
 
-@pytest.mark.parametrize("option", [dict(flip=True), dict(pseudo_frames=4), dict(loss="iou_focal"), dict(loss="iou")])
+@pytest.mark.parametrize("option", [dict(flip=True), dict(pseudo_frames=4), dict(ema=True), dict(loss="iou_focal"),
+                                    dict(loss="iou")])
 def test_every_training_option_trains_a_model_that_segments(tiny_set, tmp_path, option):
     clips = load_aml(tiny_set / "train.pkl")
     config = TrainConfig.preset_config("default", fast=True, epochs_stage1=1, epochs_stage2=1, locator_epochs=1,
