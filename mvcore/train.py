@@ -191,11 +191,11 @@ def train(clips: list[Clip], out_dir: Path, config: TrainConfig,
                   ema=config.ema)
         metrics["stage1"] = evaluate_stage(model, locator, config, val_clips, "stage1", on_event)
     experts = [e for e in examples if e.expert]
-    if experts and config.epochs_stage2 and config.pseudo_frames:
-        threshold = metrics.get("stage1", {}).get("threshold", config.threshold or 0.5)
-        experts += pseudo_label_examples(Segmenter(model, locator, config, threshold),
-                                         [c for c in train_clips if c.dataset == "expert"], config.pseudo_frames)
     if experts and config.epochs_stage2:
+        if config.pseudo_frames:
+            threshold = metrics.get("stage1", {}).get("threshold", config.threshold or 0.5)
+            experts += pseudo_label_examples(Segmenter(model, locator, config, threshold),
+                                             [c for c in train_clips if c.dataset == "expert"], config.pseudo_frames)
         freeze_encoder_levels(model, config.freeze_levels)
         fit_stage(model, SegmentationBatches(experts, augment=True, samples=config.samples_per_epoch,
                                              flip=config.flip, seed=config.seed + 1, **batches),
