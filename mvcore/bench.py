@@ -46,12 +46,27 @@ def score_model(model_dir: Path, test_pkl: Path, labels_pkl: Path) -> dict:
             "predict_fps": frames / seconds}
 
 
+def trained_model(stem: Path, clips: list, config) -> Path:
+    """A model folder `stem`, `stem`-2, ... trained on `clips` with exactly `config`: an earlier one is
+    reused, otherwise the first free name is trained; a model of another recipe is never overwritten."""
+    from .config import load_train_config
+    from .train import train
+
+    candidates = [stem] + [stem.with_name(f"{stem.name}-{n}") for n in range(2, 100)]
+    for folder in candidates:
+        if not folder.exists():
+            train(clips, folder, config)
+            return folder
+        if (folder / "metrics.json").is_file() and load_train_config(folder / "config.json") == config:
+            return folder
+    raise RuntimeError(f"{stem}: 99 models of other recipes already there; clear the bench folder")
+
+
 def accuracy(seeds: list[int], scales: list[float], work: Path) -> list[dict]:
     """Train and score both recipes on each generated set; prints and returns one row per set and recipe."""
     from .config import TrainConfig
     from .data import load_aml
     from .synth import write_dataset
-    from .train import train
 
     rows = []
     for scale in scales:
@@ -61,9 +76,8 @@ def accuracy(seeds: list[int], scales: list[float], work: Path) -> list[dict]:
                 write_dataset(data, seed=seed, scale=scale)
             clips = load_aml(data / "train.pkl")
             for preset in ("seed", "default"):
-                out = work / f"model-{preset}-seed{seed}-scale{scale}"
-                if not (out / "metrics.json").is_file():
-                    train(clips, out, TrainConfig.preset_config(preset))
+                out = trained_model(work / f"model-{preset}-seed{seed}-scale{scale}", clips,
+                                    TrainConfig.preset_config(preset))
                 trained = json.loads((out / "metrics.json").read_text())
                 row = {"seed": seed, "scale": scale, "preset": preset, "train_s": trained["train_seconds"],
                        **score_model(out, data / "test.pkl", data / "test_labels.pkl")}

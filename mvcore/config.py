@@ -31,6 +31,7 @@ class TrainConfig:
     batch_size: int = 16
     lr_stage1: float = 2e-3
     lr_stage2: float = 3e-4
+    lr_schedule: str = "constant"      # 'constant', or 'cosine': each stage's rate falls to 0 by its last step
     freeze_levels: int = 1             # encoder levels frozen in stage 2
     expert_weight: float = 2.0         # how much likelier an expert example is drawn in stage 1
     loss: str = "iou_bce"

@@ -73,15 +73,27 @@ class EpochReporter(keras.callbacks.Callback):
 
 
 def fit_stage(model, train, val, epochs: int, lr: float, loss: str, stage: str,
-              on_event: Callable[[Event], None], history: list, ema: bool = False) -> None:
+              on_event: Callable[[Event], None], history: list, ema: bool = False,
+              schedule: str = "constant") -> None:
     """Compile `model` with Adam at `lr` and fit it for `epochs`, reporting each epoch.
 
     `ema`: end with the moving average of the weights over about the last 100 steps.
+    `schedule`: 'constant' keeps `lr`; 'cosine' lowers it along a half cosine to 0 at the last step.
     """
-    model.compile(optimizer=keras.optimizers.Adam(lr, use_ema=ema), loss=LOSSES[loss], metrics=[hard_iou])
+    rate = learning_rate(lr, schedule, epochs * len(train))
+    model.compile(optimizer=keras.optimizers.Adam(rate, use_ema=ema), loss=LOSSES[loss], metrics=[hard_iou])
     on_event({"kind": "stage", "stage": stage, "epochs": epochs})
     model.fit(train, validation_data=val, epochs=epochs, verbose=0,
               callbacks=[EpochReporter(stage, epochs, on_event, history)])
+
+
+def learning_rate(lr: float, schedule: str, steps: int):
+    """Adam's learning rate: the number `lr`, or a schedule from `lr` over `steps` optimiser steps."""
+    if schedule == "constant":
+        return lr
+    if schedule == "cosine":
+        return keras.optimizers.schedules.CosineDecay(lr, decay_steps=max(1, steps))
+    raise ValueError(f"unknown learning-rate schedule '{schedule}' (known: constant, cosine)")
 
 
 def train_locator(config: TrainConfig, train: list[Clip], val: list[Clip], on_event, history):
@@ -91,7 +103,7 @@ def train_locator(config: TrainConfig, train: list[Clip], val: list[Clip], on_ev
     locator = create_model("unet", size=config.locator_size, channels=2, base=8, depth=3, name="locator")
     fit_stage(locator, LocatorBatches(x, y, config.batch_size, augment=True, seed=config.seed),
               LocatorBatches(vx, vy, config.batch_size, augment=False), config.locator_epochs,
-              config.lr_stage1, "dice_bce", "locator", on_event, history)
+              config.lr_stage1, "dice_bce", "locator", on_event, history, schedule=config.lr_schedule)
     return locator
 
 
@@ -188,7 +200,7 @@ def train(clips: list[Clip], out_dir: Path, config: TrainConfig,
                                              expert_weight=config.expert_weight, flip=config.flip,
                                              seed=config.seed, **batches),
                   val_batches, config.epochs_stage1, config.lr_stage1, config.loss, "stage1", on_event, history,
-                  ema=config.ema)
+                  ema=config.ema, schedule=config.lr_schedule)
         metrics["stage1"] = evaluate_stage(model, locator, config, val_clips, "stage1", on_event)
     experts = [e for e in examples if e.expert]
     if experts and config.epochs_stage2:
@@ -200,7 +212,7 @@ def train(clips: list[Clip], out_dir: Path, config: TrainConfig,
         fit_stage(model, SegmentationBatches(experts, augment=True, samples=config.samples_per_epoch,
                                              flip=config.flip, seed=config.seed + 1, **batches),
                   val_batches, config.epochs_stage2, config.lr_stage2, config.loss, "stage2", on_event, history,
-                  ema=config.ema)
+                  ema=config.ema, schedule=config.lr_schedule)
         metrics["stage2"] = evaluate_stage(model, locator, config, val_clips, "stage2", on_event)
     elif not experts:
         on_event({"kind": "message", "text": "no expert clips in the training data: stage 2 skipped"})

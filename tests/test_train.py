@@ -11,7 +11,7 @@ from mvcore.metrics import video_iou
 from mvcore.model import create_model
 from mvcore.predict import Segmenter
 from mvcore.synth import write_dataset
-from mvcore.train import choose_threshold, pseudo_label_examples, split_by_video, train
+from mvcore.train import choose_threshold, learning_rate, pseudo_label_examples, split_by_video, train
 from mvcore.transforms import Roi, box_bounds
 
 
@@ -42,6 +42,21 @@ def test_validation_is_split_by_video_and_per_kind(n_amateur, n_expert, fraction
 ])
 def test_threshold_with_the_best_median_is_chosen(scores, expected):
     assert choose_threshold(scores)[0] == expected
+
+
+@pytest.mark.parametrize("schedule, step, expected", [
+    ("constant", 0, 1e-3), ("constant", 100, 1e-3),
+    ("cosine", 0, 1e-3), ("cosine", 50, 5e-4), ("cosine", 100, 0.0), ("cosine", 150, 0.0),
+])
+def test_learning_rate_follows_its_schedule(schedule, step, expected):
+    rate = learning_rate(1e-3, schedule, steps=100)
+    value = rate if isinstance(rate, float) else float(rate(step))
+    assert value == pytest.approx(expected, abs=1e-9)
+
+
+def test_an_unknown_schedule_is_refused_by_name():
+    with pytest.raises(ValueError, match="'linear'"):
+        learning_rate(1e-3, "linear", steps=100)
 
 
 @pytest.fixture(scope="module")
@@ -116,7 +131,7 @@ def test_pseudo_labels_come_from_unlabelled_frames_inside_the_clips_box(tiny_set
 
 
 @pytest.mark.parametrize("option", [dict(flip=True), dict(pseudo_frames=4), dict(ema=True), dict(loss="iou_focal"),
-                                    dict(loss="iou")])
+                                    dict(loss="iou"), dict(lr_schedule="cosine")])
 def test_every_training_option_trains_a_model_that_segments(tiny_set, tmp_path, option):
     clips = load_aml(tiny_set / "train.pkl")
     config = TrainConfig.preset_config("default", fast=True, epochs_stage1=1, epochs_stage2=1, locator_epochs=1,
