@@ -62,8 +62,12 @@ def trained_model(stem: Path, clips: list, config) -> Path:
     raise RuntimeError(f"{stem}: 99 models of other recipes already there; clear the bench folder")
 
 
-def accuracy(seeds: list[int], scales: list[float], work: Path) -> list[dict]:
-    """Train and score both recipes on each generated set; prints and returns one row per set and recipe."""
+def accuracy(seeds: list[int], scales: list[float], work: Path, runs: int = 1) -> list[dict]:
+    """Train and score both recipes `runs` times (training seeds 0, 1, ...) on each generated set.
+
+    Prints one row per run, then per set the mean of each recipe over its runs and the margin of
+    the default over the seed preset; returns the per-run rows.
+    """
     from .config import TrainConfig
     from .data import load_aml
     from .synth import write_dataset
@@ -76,23 +80,35 @@ def accuracy(seeds: list[int], scales: list[float], work: Path) -> list[dict]:
                 write_dataset(data, seed=seed, scale=scale)
             clips = load_aml(data / "train.pkl")
             for preset in ("seed", "default"):
-                out = trained_model(work / f"model-{preset}-seed{seed}-scale{scale}", clips,
-                                    TrainConfig.preset_config(preset))
-                trained = json.loads((out / "metrics.json").read_text())
-                row = {"seed": seed, "scale": scale, "preset": preset, "train_s": trained["train_seconds"],
-                       **score_model(out, data / "test.pkl", data / "test_labels.pkl")}
-                rows.append(row)
-                print(format_row(row), flush=True)
+                for run in range(runs):
+                    name = f"model-{preset}-seed{seed}-scale{scale}" + (f"-run{run}" if run else "")
+                    out = trained_model(work / name, clips, TrainConfig.preset_config(preset, seed=run))
+                    trained = json.loads((out / "metrics.json").read_text())
+                    row = {"seed": seed, "scale": scale, "preset": preset, "run": run,
+                           "train_s": trained["train_seconds"],
+                           **score_model(out, data / "test.pkl", data / "test_labels.pkl")}
+                    rows.append(row)
+                    print(format_row(row), flush=True)
+            print(format_margin([r for r in rows if r["seed"] == seed and r["scale"] == scale]), flush=True)
     return rows
 
 
 def format_row(row: dict) -> str:
-    return (f"| {row['seed']} | {row['scale']} | {row['preset']} | {row['score']:.3f} | {row['mean_video']:.3f} | "
-            f"{row['mean_frame']:.3f} | {row['train_s'] / 60:.1f} | {row['predict_fps']:.0f} |")
+    return (f"| {row['seed']} | {row['scale']} | {row['preset']} | {row['run']} | {row['score']:.3f} | "
+            f"{row['mean_video']:.3f} | {row['mean_frame']:.3f} | {row['train_s'] / 60:.1f} | "
+            f"{row['predict_fps']:.0f} |")
 
 
-ACCURACY_HEADER = ("| data seed | scale | recipe | AML score (median video IoU) | mean video IoU | "
-                   "mean frame IoU | training min | predict frames/s |\n|---|---|---|---|---|---|---|---|")
+def format_margin(rows: list[dict]) -> str:
+    """One set's line: each recipe's AML score averaged over its runs, and the default's margin."""
+    mean = {p: float(np.mean([r["score"] for r in rows if r["preset"] == p])) for p in ("seed", "default")}
+    runs = sum(r["preset"] == "default" for r in rows)
+    return (f"| {rows[0]['seed']} | {rows[0]['scale']} | mean of {runs} | seed {mean['seed']:.3f}, "
+            f"default {mean['default']:.3f}, margin **{mean['default'] - mean['seed']:.3f}** | | | | | |")
+
+
+ACCURACY_HEADER = ("| data seed | scale | recipe | run | AML score (median video IoU) | mean video IoU | "
+                   "mean frame IoU | training min | predict frames/s |\n|---|---|---|---|---|---|---|---|---|")
 
 
 def run(args) -> None:
@@ -100,7 +116,7 @@ def run(args) -> None:
     print(f"{date.today()} on {machine()}")
     if args.what == "accuracy":
         print(ACCURACY_HEADER, flush=True)
-        accuracy(args.seeds, args.scale, Path(args.work))
+        accuracy(args.seeds, args.scale, Path(args.work), args.runs)
     else:
         from .speedbench import speed
 

@@ -136,6 +136,14 @@ def cmd_bench(args) -> None:
     bench.run(args)
 
 
+def at_least_one(text: str) -> int:
+    """argparse type: an integer of 1 or more."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text}: must be 1 or more")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m mvcore", description="Mitral valve segmentation in echo videos.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -191,6 +199,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("what", choices=["accuracy", "speed"])
     p.add_argument("--seeds", type=int, nargs="+", default=[1, 2])
     p.add_argument("--scale", type=float, nargs="+", default=[0.5])
+    p.add_argument("--runs", type=at_least_one, default=1, help="trainings per recipe and set (training seeds 0, 1, ...)")
     p.add_argument("--work", type=Path, default=Path("bench-work"), help="folder for generated data and models")
     p.set_defaults(run=cmd_bench)
     return parser

@@ -1,6 +1,9 @@
 """Benchmark bookkeeping: a bench model is reused only for the very recipe it was trained with."""
 
-from mvcore.bench import trained_model
+import pytest
+
+from mvcore.bench import format_margin, trained_model
+from mvcore.cli import main
 from mvcore.config import TrainConfig, load_train_config
 from mvcore.data import load_aml
 
@@ -22,3 +25,20 @@ def test_a_bench_model_is_reused_for_its_recipe_and_never_overwritten_by_another
     assert load_train_config(second / "config.json") == other
     assert (folder / "model.keras").read_bytes() == weights
     assert trained_model(stem, clips, other) == second
+
+
+@pytest.mark.parametrize("seed_scores, default_scores, expected", [
+    ([0.4], [0.75], "seed 0.400, default 0.750, margin **0.350**"),
+    ([0.4, 0.3], [0.75, 0.77], "seed 0.350, default 0.760, margin **0.410**"),
+])
+def test_the_margin_compares_each_recipes_mean_over_its_runs(seed_scores, default_scores, expected):
+    rows = [{"seed": 2, "scale": 0.5, "preset": preset, "score": score}
+            for preset, scores in (("seed", seed_scores), ("default", default_scores)) for score in scores]
+    line = format_margin(rows)
+    assert line.startswith(f"| 2 | 0.5 | mean of {len(default_scores)} |") and expected in line
+
+
+def test_bench_wants_at_least_one_run(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["bench", "accuracy", "--runs", "0"])
+    assert exit_info.value.code == 2 and "must be 1 or more" in capsys.readouterr().err
