@@ -183,6 +183,8 @@ def train(clips: list[Clip], out_dir: Path, config: TrainConfig,
     start = Segmenter.load(init_dir) if init_dir else None
     if start:  # fine-tuning keeps the starting model's shape, whatever sizes were asked for
         config = dataclasses.replace(config, **{k: getattr(start.config, k) for k in ARCHITECTURE})
+    # the threshold where no validation chooses one: the asked one, else the starting model's
+    fallback_threshold = config.threshold or (start.threshold if start else 0.5)
     locator = None
     if config.locator_size:
         with_box = [c for c in train_clips if c.box is not None]
@@ -205,7 +207,7 @@ def train(clips: list[Clip], out_dir: Path, config: TrainConfig,
     experts = [e for e in examples if e.expert]
     if experts and config.epochs_stage2:
         if config.pseudo_frames:
-            threshold = metrics.get("stage1", {}).get("threshold", config.threshold or 0.5)
+            threshold = metrics.get("stage1", {}).get("threshold", fallback_threshold)
             experts += pseudo_label_examples(Segmenter(model, locator, config, threshold),
                                              [c for c in train_clips if c.dataset == "expert"], config.pseudo_frames)
         freeze_encoder_levels(model, config.freeze_levels)
@@ -217,7 +219,7 @@ def train(clips: list[Clip], out_dir: Path, config: TrainConfig,
     elif not experts:
         on_event({"kind": "message", "text": "no expert clips in the training data: stage 2 skipped"})
     last = metrics.get("stage2") or metrics.get("stage1") or {}
-    metrics["threshold"] = last.get("threshold", config.threshold or 0.5)
+    metrics["threshold"] = last.get("threshold", fallback_threshold)
     metrics["val_iou"] = last.get("val_iou")
     metrics["train_seconds"] = round(time.time() - started, 1)
     write_model_dir(out_dir, model, locator, config, metrics, history)

@@ -1,6 +1,8 @@
 """Training: split by video, threshold choice, stage 2 skipped without experts, and a tiny real run
 that must beat a trivial predictor on clips it never saw."""
 
+import json
+
 import numpy as np
 import pytest
 
@@ -112,6 +114,19 @@ def test_fine_tuning_keeps_the_starting_models_shape(tiny_set, tmp_path):
     tuned = Segmenter.load(tmp_path / "tuned")
     assert (tuned.config.crop_size, tuned.config.offsets) == (first.crop_size, first.offsets)
     assert tuned.segment(clips[0]).mask.shape == clips[0].video.shape
+
+
+def test_fine_tuning_without_validation_keeps_the_starting_models_threshold(tiny_set, tmp_path):
+    clips = load_aml(tiny_set / "train.pkl")
+    tiny = dict(fast=True, epochs_stage1=1, epochs_stage2=1, locator_epochs=1)
+    train(clips, tmp_path / "first", TrainConfig.preset_config("default", **tiny))
+    metrics_path = tmp_path / "first" / "metrics.json"
+    metrics_path.write_text(json.dumps(dict(json.loads(metrics_path.read_text()), threshold=0.35)))
+    two_experts = [c for c in clips if c.dataset == "expert"][:2]  # too few to hold any out
+    tuned = train(two_experts, tmp_path / "tuned", TrainConfig.preset_config("default", pseudo_frames=2, **tiny),
+                  init_dir=tmp_path / "first")
+    assert "stage2" in tuned and not tuned["stage2"]
+    assert tuned["threshold"] == 0.35 and Segmenter.load(tmp_path / "tuned").threshold == 0.35
 
 
 def test_pseudo_labels_come_from_unlabelled_frames_inside_the_clips_box(tiny_set):
