@@ -6,6 +6,7 @@ Bad input ends with one line, `error: <file>: <problem>`, and exit status 2, nev
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -87,23 +88,26 @@ def print_event(event: dict) -> None:
 def cmd_predict(args) -> None:
     from .config import PredictConfig
     from .data import load_inputs
-    from .export import write_clip_outputs, write_masks_npz, write_submission_csv
+    from .export import submission_csv_writer, write_clip_outputs, write_masks_npz
     from .predict import Segmenter, segment_clips
 
     clips = load_inputs(args.inputs, axis=args.axis)
     refuse_duplicate_names([clip.name for clip in clips])
     segmenter = Segmenter.load(args.model, PredictConfig(threshold=args.threshold))
     masks = {}
-    for clip, result, seconds in segment_clips(segmenter, clips):
-        if args.csv or args.npz:  # full-size masks are kept only when a file needs them all
-            masks[clip.name] = result.mask
-        print(f"{clip.name}: {clip.n_frames} frames {clip.shape[0]}x{clip.shape[1]} in {seconds:.2f} s "
-              f"({clip.n_frames / max(seconds, 1e-9):.0f} frames/s), mean area {result.area.mean():.0f} px")
-        if args.overlay_dir:
-            for path in write_clip_outputs(clip, result, Path(args.overlay_dir), args.style):
-                print(f"  wrote {path}")
+    with contextlib.ExitStack() as outputs:
+        add_to_csv = outputs.enter_context(submission_csv_writer(args.csv)) if args.csv else None
+        for clip, result, seconds in segment_clips(segmenter, clips):
+            if add_to_csv:  # encoded as it comes; the file appears once every clip is done
+                add_to_csv(clip.name, result.mask)
+            if args.npz:  # full-size masks are kept only when the .npz needs them all
+                masks[clip.name] = result.mask
+            print(f"{clip.name}: {clip.n_frames} frames {clip.shape[0]}x{clip.shape[1]} in {seconds:.2f} s "
+                  f"({clip.n_frames / max(seconds, 1e-9):.0f} frames/s), mean area {result.area.mean():.0f} px")
+            if args.overlay_dir:
+                for path in write_clip_outputs(clip, result, Path(args.overlay_dir), args.style):
+                    print(f"  wrote {path}")
     if args.csv:
-        write_submission_csv(masks, args.csv)
         print(f"wrote {args.csv}")
     if args.npz:
         write_masks_npz(masks, args.npz)
@@ -199,7 +203,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("what", choices=["accuracy", "speed"])
     p.add_argument("--seeds", type=int, nargs="+", default=[1, 2])
     p.add_argument("--scale", type=float, nargs="+", default=[0.5])
-    p.add_argument("--runs", type=at_least_one, default=1, help="trainings per recipe and set (training seeds 0, 1, ...)")
+    p.add_argument("--runs", type=at_least_one, default=1,
+                   help="trainings per recipe and set (training seeds 0, 1, ...)")
     p.add_argument("--work", type=Path, default=Path("bench-work"), help="folder for generated data and models")
     p.set_defaults(run=cmd_bench)
     return parser

@@ -10,7 +10,9 @@ from __future__ import annotations
 import csv
 import re
 import zipfile
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Callable, Iterator
 
 import numpy as np
 
@@ -58,21 +60,30 @@ def _run_indices(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
     return np.arange(int(lengths.sum()), dtype=np.int64) + np.repeat(starts - offsets, lengths)
 
 
-def write_submission_csv(masks: dict[str, np.ndarray], path) -> None:
-    """Write the leaderboard CSV: videos in the dict's order, no rows for an empty mask.
+@contextmanager
+def submission_csv_writer(path) -> Iterator[Callable[[str, np.ndarray], None]]:
+    """Write the leaderboard CSV one video at a time: yields `add(name, mask)`, mask bool (H, W, T).
 
-    masks: name -> bool (H, W, T). An earlier file at `path` is replaced only once all is written.
+    Videos appear in the order added, with no rows for an empty mask; only the mask being added
+    need be in memory. An earlier file at `path` is replaced only once the block ends without error.
     """
-    for name, mask in masks.items():
-        _check_mask_array(f"video {name}", mask)
     with atomic_path(path) as tmp, open(tmp, "w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)
         writer.writerow(["id", "value"])
+
+        def add(name: str, mask: np.ndarray) -> None:
+            _check_mask_array(f"video {name}", mask)
+            runs = enumerate(encode_runs(mask))
+            writer.writerows((f"{name}_{j}", f"[{start}, {length}]") for j, (start, length) in runs)
+
+        yield add
+
+
+def write_submission_csv(masks: dict[str, np.ndarray], path) -> None:
+    """Write the leaderboard CSV of name -> bool (H, W, T) masks, videos in the dict's order."""
+    with submission_csv_writer(path) as add:
         for name, mask in masks.items():
-            writer.writerows(
-                (f"{name}_{j}", f"[{start}, {length}]")
-                for j, (start, length) in enumerate(encode_runs(mask))
-            )
+            add(name, mask)
 
 
 def read_submission_csv(path, shapes: dict[str, tuple[int, int, int]]) -> dict[str, np.ndarray]:

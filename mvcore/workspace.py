@@ -330,13 +330,6 @@ class ClipOutputs:
         return path.read_bytes()
 
 
-def segment_all(segmenter, clips: list[Clip], progress=None) -> dict[str, np.ndarray]:
-    """name -> bool (H, W, T) mask for every clip; progress(fraction) over all clips' frames."""
-    from mvcore.predict import segment_clips
-
-    return {clip.name: result.mask for clip, result, _ in segment_clips(segmenter, clips, progress)}
-
-
 def annotated_masks(segmenter, clips: list[Clip], progress=None) -> dict[str, np.ndarray]:
     """name -> bool (H, W, T) mask on each labelled clip's annotated frames (what evaluation scores)."""
     from mvcore.predict import annotated_mask
@@ -349,11 +342,15 @@ def annotated_masks(segmenter, clips: list[Clip], progress=None) -> dict[str, np
     return masks
 
 
-def submission_csv(masks: dict[str, np.ndarray]) -> bytes:
-    """The leaderboard CSV (mvcore.export.write_submission_csv) of name -> bool (H, W, T) masks."""
-    from mvcore.export import write_submission_csv
+def submission_csv(segmenter, clips: list[Clip], progress=None) -> bytes:
+    """The leaderboard CSV (mvcore.export) of every clip segmented in turn; progress(fraction) over
+    all clips' frames. Each full-size mask is encoded and dropped before the next clip."""
+    from mvcore.export import submission_csv_writer
+    from mvcore.predict import segment_clips
 
     with tempfile.TemporaryDirectory(dir=workspace_dir("results")) as tmp:
         path = Path(tmp) / "submission.csv"
-        write_submission_csv(masks, path)
+        with submission_csv_writer(path) as add:
+            for clip, result, _ in segment_clips(segmenter, clips, progress):
+                add(clip.name, result.mask)
         return path.read_bytes()

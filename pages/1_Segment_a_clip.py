@@ -122,8 +122,8 @@ if source.lower().endswith((".pkl", ".pickle", ".pkl.gz", ".pickle.gz")) and pic
             if st.button(f"Segment all {len(all_clips)} clips", help="For the leaderboard's submission CSV"):
                 bar = st.progress(0.0, text="Segmenting every clip...")
                 try:
-                    masks = workspace.segment_all(segmenter, all_clips, progress=lambda f: bar.progress(f))
-                    st.session_state["seg_submission"] = (sub_key, workspace.submission_csv(masks))
+                    csv_bytes = workspace.submission_csv(segmenter, all_clips, progress=lambda f: bar.progress(f))
+                    st.session_state["seg_submission"] = (sub_key, csv_bytes)
                 except InputError as err:
                     st.error(str(err))
                 bar.empty()

@@ -11,6 +11,8 @@ from streamlit.testing.v1 import AppTest
 
 from conftest import BAD_UPLOADS, REPO, SAMPLES, small_video_bytes
 from mvcore import jobs
+from mvcore.data import load_aml
+from mvcore.export import read_submission_csv
 
 TIMEOUT_S = 120  # the first run imports TensorFlow and loads the model
 PAGES = {"segment": "1_Segment_a_clip", "data": "2_Data", "train": "3_Train", "evaluate": "4_Evaluate"}
@@ -75,6 +77,11 @@ def test_segment_upload_style_downloads_and_submission(ws, bundled_model):
     button(at, "Segment all 2 clips").click().run()
     assert not at.error, errors(at)
     assert "Submission CSV" in [d.label for d in at.get("download_button")]
+    submission = ws / "submission.csv"
+    submission.write_bytes(at.session_state["seg_submission"][1])
+    clips = load_aml(SAMPLES / "test_small.pkl")
+    masks = read_submission_csv(submission, {c.name: c.video.shape for c in clips})
+    assert all(masks[c.name].any() for c in clips)
 
 
 def _npy_bytes(shape) -> bytes:

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from mvcore.cli import main
+from mvcore.export import read_submission_csv
 from mvcore.synth import write_dataset
 
 
@@ -45,7 +46,8 @@ def test_predict_then_evaluate_end_to_end(small_set, fast_model, tmp_path, capsy
         assert masks[record["name"]].shape == record["video"].shape
         for suffix in (".mp4", ".gif", "_frames.csv"):
             assert (overlays / f"{record['name']}{suffix}").stat().st_size > 0
-    assert csv_path.read_text().startswith("id,value")
+    from_csv = read_submission_csv(csv_path, {r["name"]: r["video"].shape for r in test})
+    assert all(np.array_equal(from_csv[name], masks[name]) for name in masks.files)
     capsys.readouterr()
     for pred in (csv_path, npz_path):
         assert main(["evaluate", str(pred), "--labels", str(small_set / "test_labels.pkl")]) == 0

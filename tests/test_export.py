@@ -11,6 +11,7 @@ from mvcore.export import (
     encode_runs,
     read_masks_npz,
     read_submission_csv,
+    submission_csv_writer,
     write_frame_table,
     write_masks_npz,
     write_submission_csv,
@@ -85,6 +86,27 @@ def test_submission_csv_round_trip(tmp_path):
     assert list(back) == list(masks)
     for name, mask in masks.items():
         np.testing.assert_array_equal(back[name], mask)
+
+
+def test_a_submission_written_a_video_at_a_time_matches_the_whole_dict(tmp_path):
+    rng = np.random.default_rng(1)
+    masks = {"VIDEO00001": rng.random((5, 6, 4)) < 0.3, "VIDEO00002": rng.random((3, 8, 2)) < 0.7}
+    write_submission_csv(masks, tmp_path / "whole.csv")
+    with submission_csv_writer(tmp_path / "streamed.csv") as add:
+        for name, mask in masks.items():
+            add(name, mask)
+    assert (tmp_path / "streamed.csv").read_bytes() == (tmp_path / "whole.csv").read_bytes()
+
+
+def test_a_submission_that_fails_midway_leaves_the_earlier_file_alone(tmp_path):
+    path = tmp_path / "submission.csv"
+    path.write_text('id,value\nOLD0000001_0,"[0, 1]"\n')
+    with pytest.raises(InputError, match="video BROKEN: mask must be 3-D"):
+        with submission_csv_writer(path) as add:
+            add("GOOD000001", np.ones((2, 2, 2), dtype=bool))
+            add("BROKEN", np.ones((2, 2), dtype=bool))
+    assert path.read_text() == 'id,value\nOLD0000001_0,"[0, 1]"\n'
+    assert [p.name for p in tmp_path.iterdir()] == ["submission.csv"]
 
 
 @pytest.mark.parametrize(
