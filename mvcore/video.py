@@ -15,6 +15,7 @@ import numpy as np
 
 from mvcore.errors import InputError
 from mvcore.files import atomic_path
+from mvcore.transforms import Letterbox, resize_stack
 
 TRUTH_COLOR = (0, 255, 0)
 LABEL_COLOR = (255, 0, 0)
@@ -237,20 +238,16 @@ def _clip_tiles(clip, tile: int) -> list[np.ndarray]:
 
 def _frame_tile(clip, t: int, tile: int) -> np.ndarray:
     """Frame `t` of `clip` with its label contour, box and caption, centred on a black tile."""
-    height, width = clip.video.shape[:2]
-    scale = tile / max(height, width)
-    size = (max(1, round(width * scale)), max(1, round(height * scale)))
-    interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
-    grey = cv2.resize(np.ascontiguousarray(clip.video[:, :, t]), size, interpolation=interpolation)
-    image = cv2.cvtColor(grey, cv2.COLOR_GRAY2RGB)
+    fit = Letterbox(*clip.video.shape[:2], tile)
+    (rows, cols), (top, left), scale = fit.inner, fit.offset, fit.scale
+    image = cv2.cvtColor(resize_stack(clip.video[:, :, t:t + 1], rows, cols)[:, :, 0], cv2.COLOR_GRAY2RGB)
     if clip.is_labelled:
         contours = [_scaled_points(c, scale) for c in mask_contours(clip.label[:, :, t])]
         cv2.drawContours(image, contours, -1, LABEL_COLOR, 1)
     if clip.box is not None and clip.box.any():
         _draw_box(image, clip.box, scale)
     canvas = np.zeros((tile, tile, 3), dtype=np.uint8)
-    top, left = (tile - size[1]) // 2, (tile - size[0]) // 2
-    canvas[top : top + size[1], left : left + size[0]] = image
+    canvas[top : top + rows, left : left + cols] = image
     _write_caption(canvas, f"{clip.name} t={t}")
     return canvas
 
