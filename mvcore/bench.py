@@ -79,6 +79,7 @@ def accuracy(seeds: list[int], scales: list[float], work: Path, runs: int = 1) -
             if not (data / "test_labels.pkl").is_file():
                 write_dataset(data, seed=seed, scale=scale)
             clips = load_aml(data / "train.pkl")
+            set_rows = []
             for preset in ("seed", "default"):
                 for run in range(runs):
                     name = f"model-{preset}-seed{seed}-scale{scale}" + (f"-run{run}" if run else "")
@@ -87,9 +88,10 @@ def accuracy(seeds: list[int], scales: list[float], work: Path, runs: int = 1) -
                     row = {"seed": seed, "scale": scale, "preset": preset, "run": run,
                            "train_s": trained["train_seconds"],
                            **score_model(out, data / "test.pkl", data / "test_labels.pkl")}
-                    rows.append(row)
+                    set_rows.append(row)
                     print(format_row(row), flush=True)
-            print(format_margin([r for r in rows if r["seed"] == seed and r["scale"] == scale]), flush=True)
+            print(format_margin(set_rows), flush=True)
+            rows += set_rows
     return rows
 
 
