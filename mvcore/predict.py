@@ -82,8 +82,8 @@ class Segmenter:
         crops = crop_stack(video[:, :, lo:hi], roi, self.config.crop_size)
         x = crops[:, :, idx - lo].transpose(2, 0, 1, 3).astype(np.float32) / 255.0
         if not self.config.flip:
-            return np.asarray(self.model.predict_on_batch(x))[..., 0].transpose(1, 2, 0)
-        both = np.asarray(self.model.predict_on_batch(np.concatenate([x, x[:, :, ::-1]])))[..., 0]
+            return predict_padded(self.model, x)[..., 0].transpose(1, 2, 0)
+        both = predict_padded(self.model, np.concatenate([x, x[:, :, ::-1]]))[..., 0]
         return ((both[:len(x)] + both[len(x):, :, ::-1]) / 2).transpose(1, 2, 0)
 
     def segment(self, clip: Clip, progress: Callable[[float], None] | None = None) -> Segmentation:
@@ -108,6 +108,19 @@ class Segmenter:
         probs = self.crop_probabilities(clip.video, roi, np.asarray(frames))
         out = np.zeros(clip.video.shape[:2] + (len(frames),), dtype=np.float32)
         return paste_stack(probs, roi, out)
+
+
+def predict_padded(model, x: np.ndarray) -> np.ndarray:
+    """`model` on a batch x (N, ...) of any length N, run zero-padded to the next power of two.
+
+    Compiling backends (JAX, TensorFlow) build one program per batch shape; clips of every length
+    would otherwise each add a shape for their last chunk. Returns float32 (N, ...).
+    """
+    n = len(x)
+    padded = 1 << max(n - 1, 0).bit_length()
+    if padded > n:
+        x = np.concatenate([x, np.zeros((padded - n, *x.shape[1:]), dtype=x.dtype)])
+    return np.asarray(model.predict_on_batch(x))[:n]
 
 
 def segment_clips(segmenter: Segmenter, clips: list[Clip], progress: Callable[[float], None] | None = None):

@@ -7,7 +7,7 @@ from mvcore.clip import Clip
 from mvcore.config import PredictConfig, TrainConfig
 from mvcore.locate import box_from_heatmap, box_target, evenly_spaced
 from mvcore.model import create_model
-from mvcore.predict import Segmenter, mean_inside
+from mvcore.predict import Segmenter, mean_inside, predict_padded
 from mvcore.synth import make_test_record
 from mvcore.transforms import Letterbox, Roi, box_bounds
 
@@ -89,3 +89,25 @@ def test_flip_averaging_makes_a_mirrored_clip_give_the_mirrored_map(flip, mirror
     direct = segmenter.crop_probabilities(video, roi, frames)
     mirrored = segmenter.crop_probabilities(np.ascontiguousarray(video[:, ::-1]), roi, frames)
     assert np.allclose(mirrored[:, ::-1], direct, atol=1e-5) == mirror_equivariant
+
+
+class ShapeRecorder:
+    """A model that remembers the batch lengths it was called with."""
+
+    def __init__(self, model):
+        self.model, self.lengths = model, []
+
+    def predict_on_batch(self, x):
+        self.lengths.append(len(x))
+        return self.model.predict_on_batch(x)
+
+
+@pytest.mark.parametrize("n, run_as", [(1, 1), (3, 4), (4, 4), (5, 8), (17, 32)])
+def test_batches_of_any_length_run_padded_to_a_power_of_two(n, run_as):
+    model = create_model("unet", size=32, channels=1, base=4, depth=2)
+    x = np.random.default_rng(n).random((n, 32, 32, 1), dtype=np.float32)
+    recorder = ShapeRecorder(model)
+    out = predict_padded(recorder, x)
+    assert recorder.lengths == [run_as]
+    assert out.shape == (n, 32, 32, 1)
+    assert np.allclose(out, np.asarray(model.predict_on_batch(x)), atol=1e-5)
