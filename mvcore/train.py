@@ -87,13 +87,24 @@ def fit_stage(model, train, val, epochs: int, lr: float, loss: str, stage: str,
               callbacks=[EpochReporter(stage, epochs, on_event, history)])
 
 
+SCHEDULES = ("constant", "cosine")
+
+
 def learning_rate(lr: float, schedule: str, steps: int):
     """Adam's learning rate: the number `lr`, or a schedule from `lr` over `steps` optimiser steps."""
     if schedule == "constant":
         return lr
     if schedule == "cosine":
         return keras.optimizers.schedules.CosineDecay(lr, decay_steps=max(1, steps))
-    raise ValueError(f"unknown learning-rate schedule '{schedule}' (known: constant, cosine)")
+    raise ValueError(f"unknown learning-rate schedule '{schedule}' (known: {', '.join(SCHEDULES)})")
+
+
+def check_recipe(config: TrainConfig) -> None:
+    """Refuse an unknown loss or learning-rate schedule before any minute is spent training."""
+    if config.loss not in LOSSES:
+        raise InputError(f"unknown loss '{config.loss}' (known: {', '.join(LOSSES)})")
+    if config.lr_schedule not in SCHEDULES:
+        raise InputError(f"unknown learning-rate schedule '{config.lr_schedule}' (known: {', '.join(SCHEDULES)})")
 
 
 def train_locator(config: TrainConfig, train: list[Clip], val: list[Clip], on_event, history):
@@ -170,6 +181,7 @@ def train(clips: list[Clip], out_dir: Path, config: TrainConfig,
     out_dir = Path(out_dir)
     if out_dir.exists() and any(out_dir.iterdir()):
         raise InputError(f"{out_dir}: already exists and is not empty; choose another --out or delete it")
+    check_recipe(config)
     labelled = [c for c in clips if c.is_labelled]
     if not labelled:
         raise InputError("no labelled clips to train on (need AML train records with label and frames)")

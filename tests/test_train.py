@@ -9,6 +9,7 @@ import pytest
 from mvcore.clip import Clip
 from mvcore.config import TrainConfig
 from mvcore.data import load_aml, load_labels
+from mvcore.errors import InputError
 from mvcore.metrics import video_iou
 from mvcore.model import create_model
 from mvcore.predict import Segmenter
@@ -56,16 +57,19 @@ def test_learning_rate_follows_its_schedule(schedule, step, expected):
     assert value == pytest.approx(expected, abs=1e-9)
 
 
-def test_an_unknown_schedule_is_refused_by_name():
-    with pytest.raises(ValueError, match="'linear'"):
-        learning_rate(1e-3, "linear", steps=100)
-
-
 @pytest.fixture(scope="module")
 def tiny_set(tmp_path_factory):
     folder = tmp_path_factory.mktemp("tiny")
     write_dataset(folder, seed=5, n_train=14, n_test=3, scale=0.4)
     return folder
+
+
+@pytest.mark.parametrize("field, value", [("loss", "dice"), ("lr_schedule", "linear")])
+def test_an_unknown_loss_or_schedule_is_refused_before_training(tiny_set, tmp_path, field, value):
+    config = TrainConfig.preset_config("default", fast=True, **{field: value})
+    with pytest.raises(InputError, match=f"unknown .*'{value}' \\(known: "):
+        train(load_aml(tiny_set / "train.pkl"), tmp_path / "m", config)
+    assert not (tmp_path / "m").exists()
 
 
 def test_stage_2_is_skipped_with_a_message_without_expert_clips(tiny_set, tmp_path):
