@@ -199,12 +199,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--labels", required=True, type=Path, help="test_labels.pkl or a train.pkl")
     p.set_defaults(run=cmd_evaluate)
 
-    p = sub.add_parser("bench", help="benchmarks that print figures: accuracy, speed")
-    p.add_argument("what", choices=["accuracy", "speed"])
+    p = sub.add_parser("bench", help="benchmarks that print figures: accuracy, speed, ideas")
+    p.add_argument("what", choices=["accuracy", "speed", "ideas"])
+    p.add_argument("variants", nargs="*", help="ideas: NAME=PRESET[:FIELD=VALUE,...], e.g. wide=default:base_filters=24")
     p.add_argument("--seeds", type=int, nargs="+", default=[1, 2])
     p.add_argument("--scale", type=float, nargs="+", default=[0.5])
     p.add_argument("--runs", type=at_least_one, default=1,
                    help="trainings per recipe and set (training seeds 0, 1, ...)")
+    p.add_argument("--jobs", type=at_least_one, default=1, help="ideas: variants trained at the same time")
     p.add_argument("--work", type=Path, default=Path("bench-work"), help="folder for generated data and models")
     p.set_defaults(run=cmd_bench)
     return parser

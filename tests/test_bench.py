@@ -1,11 +1,14 @@
-"""Benchmark bookkeeping: a bench model is reused only for the very recipe it was trained with."""
+"""Benchmark bookkeeping: a bench model is reused only for the very recipe it was trained with;
+variants of a recipe are read from the command line and trained side by side."""
 
 import pytest
 
-from mvcore.bench import format_margin, trained_model
+from mvcore.bench import format_margin, parse_variant, trained_model
 from mvcore.cli import main
 from mvcore.config import TrainConfig, load_train_config
 from mvcore.data import load_aml
+from mvcore.errors import InputError
+from mvcore.synth import write_dataset
 
 
 def test_a_bench_model_is_reused_for_its_recipe_and_never_overwritten_by_another(train_pickle, tmp_path):
@@ -42,3 +45,49 @@ def test_bench_wants_at_least_one_run(capsys):
     with pytest.raises(SystemExit) as exit_info:
         main(["bench", "accuracy", "--runs", "0"])
     assert exit_info.value.code == 2 and "must be 1 or more" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("text, name, fields", [
+    ("base=default", "base", {}),
+    ("wide=default:base_filters=24,seed=1", "wide", {"base_filters": 24, "seed": 1}),
+    ("ctx=default:offsets=[-1,0,1],loss=dice_bce,flip=true", "ctx",
+     {"offsets": (-1, 0, 1), "loss": "dice_bce", "flip": True}),
+    ("old=seed:threshold=0.8", "old", {"preset": "seed", "whole_frame": True, "threshold": 0.8}),
+])
+def test_a_variant_is_a_named_recipe_with_fields_changed(text, name, fields):
+    parsed_name, config = parse_variant(text)
+    assert parsed_name == name
+    expected = TrainConfig.preset_config(fields.get("preset", "default"),
+                                         **{k: v for k, v in fields.items() if k != "preset"})
+    assert config == expected and all(getattr(config, k) == v for k, v in fields.items())
+
+
+@pytest.mark.parametrize("text, problem", [
+    ("default", "NAME=PRESET"),
+    ("x=default:colour=3", "'colour' is not a TrainConfig field"),
+    ("x=latest", "unknown preset 'latest'"),
+])
+def test_a_malformed_variant_is_refused_by_name(text, problem):
+    with pytest.raises(InputError, match=problem):
+        parse_variant(text)
+
+
+def test_bench_ideas_trains_and_scores_each_variant_side_by_side(tmp_path, capsys):
+    write_dataset(tmp_path / "synth-seed5-scale0.4", seed=5, n_train=14, n_test=3, scale=0.4)
+    tiny = "fast=true,epochs_stage1=1,epochs_stage2=1,locator_epochs=1"
+    code = main(["bench", "ideas", f"a=default:{tiny}", f"b=default:{tiny},lr_schedule=cosine",
+                 "--seeds", "5", "--scale", "0.4", "--work", str(tmp_path), "--jobs", "2"])
+    rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| synth-seed5-scale0.4 |")]
+    assert code == 0 and sorted(row.split(" | ")[1] for row in rows) == ["a", "b"]
+    assert all(0.0 <= float(row.split(" | ")[2]) <= 1.0 for row in rows)
+    trained = load_train_config(tmp_path / "idea-b-synth-seed5-scale0.4" / "config.json")
+    assert trained.lr_schedule == "cosine" and trained.epochs_stage1 == 1
+
+
+@pytest.mark.parametrize("argv, problem", [
+    (["bench", "ideas"], "name at least one variant"),
+    (["bench", "accuracy", "x=default"], "takes no variants"),
+])
+def test_bench_refuses_variants_where_they_do_not_belong(argv, problem, tmp_path, capsys):
+    assert main(argv + ["--work", str(tmp_path)]) == 2
+    assert problem in capsys.readouterr().err
