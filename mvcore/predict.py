@@ -113,8 +113,8 @@ class Segmenter:
 def predict_padded(model, x: np.ndarray) -> np.ndarray:
     """`model` on a batch x (N, ...) of any length N, run zero-padded to the next power of two.
 
-    Compiling backends (JAX, TensorFlow) build one program per batch shape; clips of every length
-    would otherwise each add a shape for their last chunk. Returns float32 (N, ...).
+    JAX compiles one program per batch shape: clips of every length would otherwise each add one
+    for their last chunk. Returns float32 (N, ...).
     """
     n = len(x)
     padded = 1 << max(n - 1, 0).bit_length()
