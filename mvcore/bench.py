@@ -39,20 +39,23 @@ def machine() -> str:
     return f"{cpu}, {os.cpu_count()} cores, keras {keras.__version__} on {keras.backend.backend()}"
 
 
-def score_model(model_dir: Path, test_pkl: Path, labels_pkl: Path) -> dict:
-    """Segment every test clip with a model folder and score it (AML score, means, frames/s)."""
+def score_model(model_dir: Path, data: Path) -> dict:
+    """Segment every test clip of a generated set with a model folder and score it: AML score,
+    means, frames/s, with the training seconds, validation IoU and threshold from `metrics.json`."""
     from .data import load_aml, load_labels
     from .metrics import evaluate
     from .predict import Segmenter, segment_clips
 
     preds, frames, seconds = {}, 0, 0.0
-    for clip, segmentation, took in segment_clips(Segmenter.load(model_dir), load_aml(test_pkl)):
+    for clip, segmentation, took in segment_clips(Segmenter.load(model_dir), load_aml(data / "test.pkl")):
         preds[clip.name] = segmentation.mask
         seconds += took
         frames += clip.n_frames
-    result = evaluate(preds, load_labels(labels_pkl))
+    result = evaluate(preds, load_labels(data / "test_labels.pkl"))
+    trained = json.loads((model_dir / "metrics.json").read_text())
     return {"score": result.score, "mean_video": result.mean_video, "mean_frame": result.mean_frame,
-            "predict_fps": frames / seconds}
+            "predict_fps": frames / seconds, "train_s": trained["train_seconds"],
+            "val_iou": trained["val_iou"], "threshold": trained["threshold"]}
 
 
 def trained_model(stem: Path, clips: list, config) -> Path:
@@ -99,10 +102,7 @@ def accuracy(seeds: list[int], scales: list[float], work: Path, runs: int = 1) -
                 for run in range(runs):
                     name = f"model-{preset}-seed{seed}-scale{scale}" + (f"-run{run}" if run else "")
                     out = trained_model(work / name, clips, TrainConfig.preset_config(preset, seed=run))
-                    trained = json.loads((out / "metrics.json").read_text())
-                    row = {"seed": seed, "scale": scale, "preset": preset, "run": run,
-                           "train_s": trained["train_seconds"],
-                           **score_model(out, data / "test.pkl", data / "test_labels.pkl")}
+                    row = {"seed": seed, "scale": scale, "preset": preset, "run": run, **score_model(out, data)}
                     set_rows.append(row)
                     print(format_row(row), flush=True)
             print(format_margin(set_rows), flush=True)
@@ -160,9 +160,7 @@ def score_variant(name: str, config: TrainConfig, data: Path, work: Path) -> dic
     from .data import load_aml
 
     folder = trained_model(work / f"idea-{name}-{data.name}", load_aml(data / "train.pkl"), config)
-    trained = json.loads((folder / "metrics.json").read_text())
-    return {"name": name, "set": data.name, "val_iou": trained["val_iou"], "threshold": trained["threshold"],
-            "train_s": trained["train_seconds"], **score_model(folder, data / "test.pkl", data / "test_labels.pkl")}
+    return {"name": name, "set": data.name, **score_model(folder, data)}
 
 
 def ideas(variants: list[str], seeds: list[int], scales: list[float], work: Path, jobs: int = 1) -> list[dict]:
