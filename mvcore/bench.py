@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .config import TrainConfig
+from .config import TrainConfig, load_train_config
 from .errors import InputError
 
 
@@ -61,7 +61,6 @@ def score_model(model_dir: Path, data: Path) -> dict:
 def trained_model(stem: Path, clips: list, config) -> Path:
     """A model folder `stem`, `stem`-2, ... trained on `clips` with exactly `config`: an earlier one is
     reused, otherwise the first free name is trained; a model of another recipe is never overwritten."""
-    from .config import load_train_config
     from .train import train
 
     candidates = [stem] + [stem.with_name(f"{stem.name}-{n}") for n in range(2, 100)]
