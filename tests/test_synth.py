@@ -72,15 +72,18 @@ def test_closed_and_open_frames_differ(records, kind):
         assert min(ious) < 0.5
 
 
-@pytest.mark.parametrize("kind", ["amateur", "expert"])
-def test_video_looks_like_a_sector_scan(records, kind):
+@pytest.mark.parametrize("kind, bright_frames", [("amateur", 1), ("expert", 3)])
+def test_video_looks_like_a_sector_scan(records, kind, bright_frames):
+    """Dim clips (the real SonoSite cine averages 11 grey levels) and faint leaflets are allowed,
+    but the labelled leaflet outshines the rest of its box on `bright_frames` of the 3 frames
+    (an amateur's sloppy stroke may miss a faint leaflet)."""
     for rec in records[kind]:
         video = rec["video"]
-        assert video[0, 0].max() == 0 and video[0, -1].max() == 0  # black outside the fan
-        assert 10 < video.mean() < 130 and video.max() > 150
-        f = rec["frames"][0]
-        in_box = rec["box"] & ~rec["label"][:, :, f]
-        assert video[:, :, f][rec["label"][:, :, f]].mean() > video[:, :, f][in_box].mean()
+        assert video[0, 0].max() <= 3 and video[0, -1].max() <= 3  # black outside the fan, bar compression noise
+        assert 3 < video.mean() < 130 and video.max() > 80
+        labels = [(video[:, :, f], rec["label"][:, :, f]) for f in rec["frames"]]
+        brighter = [frame[label].mean() > frame[rec["box"] & ~label].mean() for frame, label in labels]
+        assert sum(brighter) >= bright_frames
         assert np.abs(np.diff(video[:, :, :2].astype(int), axis=2)).mean() > 0.5  # it moves
 
 
@@ -93,6 +96,40 @@ def test_thickness_of_exact_labels():
         mask = rec["label"][:, :, f].astype(np.uint8)
         thickness = 2 * cv2.distanceTransform(mask, cv2.DIST_L2, 5).max()
         assert 4 * scale - 1 <= thickness <= 15 * scale + 2
+
+
+@pytest.mark.parametrize("seed", [8, 9, 10])  # off-axis clips (aspect 1.14, 0.90, 1.08)
+def test_exact_label_is_the_drawn_leaflets(seed):
+    """The expert label covers the mitral leaflets as the renderer draws them (noise-free, through
+    the beat, the off-axis aspect and the per-frame thinning); the drawing's antialiased edge at
+    0.5 mm per tissue pixel is all that keeps the overlap below 1."""
+    from dataclasses import replace
+
+    import cv2
+
+    from mvcore.synth.anatomy import _sample_heart
+    from mvcore.synth.labels import _exact_label, _mitral_px
+    from mvcore.synth.motion import _frame_pose, _probe_to_tissue
+    from mvcore.synth.render import MM_PER_TISSUE_PX, TISSUE_ORIGIN_MM, TISSUE_SHAPE, _draw_leaflets
+    from mvcore.synth.scan import _sample_scan
+
+    rng = np.random.default_rng(seed)
+    heart = _sample_heart(rng)
+    scan = _sample_scan(rng, 600, 800, 160, 0.9)
+    mitral = replace(heart.valves["mitral"], brightness=1.0, fade_floor=1.0, specular=0.0, spots=[],
+                     width_limits=(2.3 / (heart.scale * scan.px_per_mm), np.inf))
+    heart.valves = {"mitral": mitral}
+    rows, cols = np.mgrid[0:600, 0:800].astype(np.float32)
+    probe = np.stack([(cols - scan.apex[0]) / scan.px_per_mm, (rows - scan.apex[1]) / scan.px_per_mm], -1)
+    assert heart.aspect != 1.0
+    for t_s in np.linspace(0, 1.5, 5):
+        pose = _frame_pose(heart, t_s)
+        u = (_probe_to_tissue(probe, heart, pose) - TISSUE_ORIGIN_MM) / MM_PER_TISSUE_PX
+        drawn = cv2.remap(_draw_leaflets(np.zeros(TISSUE_SHAPE, np.float32), heart, pose),
+                          u[..., 0], u[..., 1], cv2.INTER_LINEAR) > 0.5
+        label = _exact_label(*_mitral_px(heart, scan, pose), drawn.shape)
+        assert (drawn & label).sum() / (drawn | label).sum() > 0.75
+        assert 0.75 < label.sum() / drawn.sum() < 1.05
 
 
 def test_same_seed_same_clip_and_other_seed_other_clip():
@@ -142,3 +179,155 @@ def test_write_dataset_round_trip(tmp_path):
             for key in got:
                 assert np.array_equal(got[key], want[key]) if isinstance(got[key], np.ndarray) else got[key] == want[key]
     assert len({r["name"] for r in loaded[0] + loaded[1]}) == 5
+
+
+STRESS = [  # options, train kinds, frames per clip (None: whole clip), side (None: the kind's own size)
+    (dict(frames_per_clip=3), ["amateur"] * 3 + ["expert"], 3, None),
+    (dict(frames_per_clip=5), ["amateur"] * 3 + ["expert"], 5, None),
+    (dict(datasets=("amateur",)), ["amateur"] * 4, None, 112),
+    (dict(datasets=("expert",)), ["expert"] * 4, None, None),
+    (dict(size=64), ["amateur"] * 3 + ["expert"], None, 64),
+    (dict(frames_per_clip=3, datasets=("amateur",), size=56), ["amateur"] * 4, 3, 56),
+]
+
+
+@pytest.mark.parametrize("options, kinds, n_frames, side", STRESS)
+def test_stress_set_options(options, kinds, n_frames, side):
+    train, test, test_labels = synth.synth_dataset(seed=2, n_train=4, n_test=2, scale=0.15, **options)
+    assert [r["dataset"] for r in train] == kinds
+    pairs = [(r["video"], r) for r in train] + [(t["video"], lab) for t, lab in zip(test, test_labels)]
+    for video, labelled in pairs:
+        h, w, t = video.shape
+        assert labelled["label"].shape == video.shape and len(labelled["frames"]) == 3
+        assert _label_frames(labelled["label"]) == labelled["frames"]
+        assert n_frames is None or t == n_frames
+        assert side is None or (h, w) == (side, side)
+    assert all(r["box"].shape == r["video"].shape[:2] and r["box"].any() for r in train)
+
+
+def test_frames_per_clip_keeps_the_annotated_frames_of_the_whole_clip():
+    args = dict(seed=3, n_train=2, n_test=1, scale=0.15)
+    whole, cut = synth.synth_dataset(**args), synth.synth_dataset(**args, frames_per_clip=3)
+    for full, short in zip(whole[0] + whole[2], cut[0] + cut[2]):
+        assert short["frames"] == [0, 1, 2]
+        assert np.array_equal(short["label"], full["label"][:, :, full["frames"]])
+    for full, short, label in zip(whole[0] + whole[1], cut[0] + cut[1], whole[0] + whole[2]):
+        assert np.array_equal(short["video"], full["video"][:, :, label["frames"]])
+
+
+@pytest.mark.parametrize("frames, n_frames, frames_per_clip, kept", [
+    ([5, 26, 71], 77, 3, [5, 26, 71]),
+    ([5, 26, 71], 77, 5, [0, 5, 26, 71, 76]),
+    ([1, 2, 3], 9, 6, [0, 1, 2, 3, 5, 8]),
+    ([0, 1, 2], 4, 10, [0, 1, 2, 3]),
+])
+def test_kept_frames(frames, n_frames, frames_per_clip, kept):
+    from mvcore.synth.stress import kept_frames
+
+    assert kept_frames(frames, n_frames, frames_per_clip) == kept
+
+
+@pytest.mark.parametrize("options", [dict(frames_per_clip=2), dict(datasets=()), dict(datasets=("novice",)),
+                                     dict(size=4)])
+def test_stress_options_refuse_bad_values(options):
+    with pytest.raises(ValueError):
+        synth.synth_dataset(n_train=1, n_test=1, scale=0.15, **options)
+
+
+def test_resized_thin_labels_stay_on_their_frames():
+    from mvcore.synth.stress import resize_mask
+
+    mask = np.zeros((600, 800, 3), bool)
+    mask[300, 100:700, 1] = True  # one px thin: nearest neighbour alone would drop it
+    small = resize_mask(mask, 56)
+    assert small.shape == (56, 56, 3) and _label_frames(small) == [1]
+
+
+@pytest.mark.parametrize("keep", [0.0, 0.5, 0.9, 1.0])
+def test_speckle_keeps_its_share_from_frame_to_frame(keep):
+    from mvcore.synth.render import TISSUE_SHAPE, Speckle
+
+    rng = np.random.default_rng(0)
+    rows, cols = TISSUE_SHAPE
+    speckle = Speckle(rng.standard_normal((rows, cols, 2), dtype=np.float32),
+                      np.full((rows, cols, 2), keep, np.float32),
+                      rng.standard_normal((2 * rows, 2 * cols, 2), dtype=np.float32))
+    before = speckle.field.copy()
+    speckle.step(rng)
+    assert np.corrcoef(before.ravel(), speckle.field.ravel())[0, 1] == pytest.approx(keep, abs=0.01)
+    assert speckle.field.std() == pytest.approx(1, abs=0.01)
+
+
+@pytest.mark.parametrize("kind, quality, mean_change", [("none", 50, (0, 0)), ("jpeg", 90, (0.1, 1.5)),
+                                                         ("jpeg", 40, (0.3, 3)), ("h264", 40, (0.3, 5))])
+def test_codec_changes_frames_a_little(kind, quality, mean_change):
+    import cv2
+
+    from mvcore.synth.codec import Codec
+
+    scene = cv2.GaussianBlur(np.random.default_rng(1).integers(0, 256, (96, 128), dtype=np.uint8), (0, 0), 1.5)
+    codec = Codec(kind, quality, gop=4)
+    for t in range(6):  # the scene drifts 1 px a frame
+        frame = np.roll(scene, t, axis=1)
+        change = np.abs(codec.code(frame).astype(int) - frame).mean()
+        assert mean_change[0] <= change <= mean_change[1]
+
+
+def test_h264_like_code_holds_small_changes_still():
+    from mvcore.synth.codec import Codec
+
+    codec = Codec("h264", 60, gop=10)
+    frame = np.random.default_rng(2).integers(50, 200, (64, 64), dtype=np.uint8)
+    first = codec.code(frame)
+    assert np.array_equal(codec.code(frame + 1), first)  # a 1-level change is below the code's step
+
+
+@pytest.mark.parametrize("steer_deg, dead_mm", [(0, 0), (5, 0), (-5, 15)])
+def test_scan_conversion_follows_the_steered_sector(steer_deg, dead_mm):
+    """Lit along the middle beam past the dead zone, black before it and just outside the fan."""
+    from dataclasses import replace
+
+    import cv2
+
+    from mvcore.synth.scan import _sample_scan, _scan_conversion_maps
+
+    scan = replace(_sample_scan(np.random.default_rng(0), 300, 400, 150, 0.9), apex=(200.0, 5.0),
+                   steer=float(np.deg2rad(steer_deg)), dead_mm=float(dead_mm))
+    image = cv2.remap(np.full((scan.n_depth, scan.n_beams), 200, np.uint8), *_scan_conversion_maps(scan),
+                      cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+
+    def grey(r_mm, angle):
+        col, row = np.array(scan.apex) + r_mm * scan.px_per_mm * np.array([np.sin(angle), np.cos(angle)])
+        return image[int(round(row)), int(round(col))]
+
+    assert grey(0.5 * scan.depth_mm, scan.steer) == 200 and grey(dead_mm + 5, scan.steer) == 200
+    assert grey(0.5 * scan.depth_mm, scan.steer + scan.half_angle + 0.1) == 0
+    assert dead_mm == 0 or grey(dead_mm - 3, scan.steer) == 0
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_leaflets_fade_and_thin_over_time_within_limits(seed):
+    from mvcore.synth.anatomy import _sample_heart
+
+    valve = _sample_heart(np.random.default_rng(seed)).valves["mitral"]
+    valve.width_limits = (0.8 * valve.half_width.min(), np.inf)
+    seen = np.array([valve.visibility(t) for t in np.arange(0, 10, 1 / 30)])  # (T, 2)
+    brightness = np.array([valve.frame_brightness(v, np.zeros(2)) for v in seen])
+    widths = np.array([valve.frame_half_width(v) for v in seen])
+    assert seen.min() < 0.3 and seen.max() == 1
+    assert brightness.max() / brightness.min() > 2
+    assert widths.min() >= valve.width_limits[0] and widths.max() <= valve.half_width.max()
+
+
+@pytest.mark.parametrize("apex, half_angle_deg", [((320, 10), 40), ((300, -40), 35), ((350, 30), 45)])
+def test_realism_finds_the_fan_of_a_drawn_sector(apex, half_angle_deg):
+    import cv2
+
+    from mvcore.synth.realism import fan_geometry, fan_mask
+
+    rng = np.random.default_rng(3)
+    sector = cv2.ellipse(np.zeros((480, 640), np.uint8), apex, (400, 400), 90, -half_angle_deg, half_angle_deg, 1, -1)
+    video = (sector[..., None] * rng.integers(20, 200, (480, 640, 6))).astype(np.uint8)
+    geometry = fan_geometry(fan_mask(video))
+    assert geometry["apex"] == pytest.approx(apex, abs=4)
+    assert geometry["half_angle"] == pytest.approx(half_angle_deg, abs=1.5) and abs(geometry["tilt"]) < 1

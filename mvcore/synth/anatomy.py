@@ -20,7 +20,11 @@ class Valve:
 
     hinges: (2, 2) tissue mm (left, right hinge); seg_len: (2, K) mm; closed, opened: (2, K) segment
     directions in rad when shut and fully open; half_width: (2, K + 1) mm; brightness: reflectivity
-    (myocardium = 1); spots: (leaflet, node) pairs that are calcified.
+    (myocardium = 1); spots: (leaflet, node) pairs that are calcified (twice as bright);
+    fade_floor: brightness share left when a leaflet is least seen (out of plane); fade_freq,
+    fade_phase: (2, 2) Hz and rad of the two waves that set each leaflet's visibility over time;
+    specular: share of the echo lost when a leaflet lies along the beam rather than across it;
+    width_limits: least and most half width mm a frame may show.
     """
 
     hinges: np.ndarray
@@ -30,6 +34,26 @@ class Valve:
     half_width: np.ndarray
     brightness: float
     spots: list
+    fade_floor: float
+    fade_freq: np.ndarray
+    fade_phase: np.ndarray
+    specular: float
+    width_limits: tuple = (0.0, np.inf)
+
+    def visibility(self, t_s: float) -> np.ndarray:
+        """How well each leaflet is seen at time `t_s` s: (2,) in 0 (faint, thin) .. 1 (bright)."""
+        waves = np.sin(TAU * self.fade_freq * t_s + self.fade_phase) @ np.array([0.7, 0.5])
+        return np.clip(0.5 + 0.7 * waves, 0, 1)
+
+    def frame_half_width(self, visibility: np.ndarray) -> np.ndarray:
+        """Half widths (2, K + 1) mm at a frame: thinner when less visible, within width_limits."""
+        return np.clip(self.half_width * (0.65 + 0.35 * visibility[:, None]), *self.width_limits)
+
+    def frame_brightness(self, visibility: np.ndarray, along_beam: np.ndarray) -> np.ndarray:
+        """Reflectivity (2,) of each leaflet at a frame of this `visibility` (2,), lying `along_beam`
+        (2,): 0 across the beam (a mirror-like echo) .. 1 along it."""
+        return (self.brightness * (self.fade_floor + (1 - self.fade_floor) * visibility)
+                * (1 - self.specular * along_beam ** 2))
 
     def nodes(self, opening: float) -> np.ndarray:
         """Leaflet centre lines (2, K + 1, 2) tissue mm at `opening` 0 (shut) .. 1 (open)."""
@@ -49,7 +73,8 @@ class Heart:
     apex: probe mm of the tissue origin; mirror: +1 or -1 (left-right flipped view);
     bpm: beats per minute; phase0: cardiac phase at frame 0 (0 = QRS); systole: its share of a
     beat; filling: (diastasis, atrial kick) mitral openings; breath: (period s, x mm, y mm, phase);
-    sway: rotation amplitude rad; levels: reflectivities of blood, myocardium, outside, pericardium.
+    sway: rotation amplitude rad; levels: reflectivities of blood, myocardium, outside, pericardium;
+    aspect: a slightly off-axis cut, tissue x stretched by sqrt(aspect) and y shrunk by it.
     """
 
     chambers: list
@@ -68,6 +93,7 @@ class Heart:
     breath: tuple
     sway: float
     levels: dict
+    aspect: float
 
 
 def _jitter(rng: np.random.Generator, value: float, spread: float = 0.1) -> float:
@@ -122,18 +148,19 @@ def _make_valve(rng, left, right, lengths, tent, open_dir, thick, brightness, n_
     half_width = np.tile(thick / 2 * (0.85 + tip), (2, 1))
     spots = [(int(rng.integers(2)), int(rng.integers(2, SEGMENTS + 1))) for _ in range(n_spots)]
     return Valve(np.stack([left, right]), np.array(seg_len), np.array(closed), np.array(opened),
-                 half_width, brightness, spots)
+                 half_width, brightness, spots, rng.uniform(0.02, 0.3), rng.uniform(0.2, 1.2, (2, 2)),
+                 rng.uniform(0, TAU, (2, 2)), rng.uniform(0.1, 0.5))
 
 
 def _sample_anatomy(rng: np.random.Generator, view: str) -> tuple[list, dict, float]:
     """Chambers, valves and AV-plane depth (mm) of an apical 4-chamber ('a4c'), 5-chamber ('a5c':
     a4c plus the aortic outflow) or 2-chamber ('a2c') heart, in tissue mm with the LV apex at 0."""
     y_av, lv_w = _jitter(rng, 88), _jitter(rng, 24)
-    thick = rng.uniform(1.2, 2.4) * (rng.uniform(1.3, 2.0) if rng.random() < 0.2 else 1.0)
+    thick = rng.uniform(0.8, 1.8) * (rng.uniform(1.3, 2.0) if rng.random() < 0.2 else 1.0)
     tent = rng.uniform(2, 8) if rng.random() > 0.12 else -rng.uniform(3, 8)
     mitral_hinges = np.array([[-0.72 * lv_w + 0.6, y_av], [0.72 * lv_w - 0.6, y_av]])
     lengths = (rng.uniform(21, 28), rng.uniform(12, 17))
-    valves = {"mitral": _make_valve(rng, *mitral_hinges, lengths, tent, -1, thick, rng.uniform(1.5, 3.0),
+    valves = {"mitral": _make_valve(rng, *mitral_hinges, lengths, tent, -1, thick, rng.uniform(8.0, 24.0),
                                     int(rng.integers(1, 4)) if rng.random() < 0.15 else 0)}
     chambers = [(_chamber_outline(0, 0, y_av + 1, lv_w), _jitter(rng, 9, 0.2)),
                 (_chamber_outline(0, y_av + _jitter(rng, 50), y_av - 1, _jitter(rng, 24)), 3.0)]
@@ -165,7 +192,7 @@ def _sample_heart(rng: np.random.Generator) -> Heart:
                  int(rng.choice([1, 1, 1, 1, -1])), bpm, rng.uniform(0, 1), 0.3 + 0.12 * (bpm - 50) / 60,
                  (rng.uniform(0.15, 0.5), rng.uniform(0.45, 0.9)),
                  (rng.uniform(3, 6), rng.uniform(-3, 3), rng.uniform(1, 6), rng.uniform(0, TAU)),
-                 np.deg2rad(rng.uniform(0.5, 3)), levels)
+                 np.deg2rad(rng.uniform(0.5, 3)), levels, rng.uniform(0.85, 1.15) if rng.random() < 0.5 else 1.0)
 
 
 def _ribbon(nodes: np.ndarray, half_width: np.ndarray) -> np.ndarray:

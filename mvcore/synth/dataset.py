@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from mvcore.synth.records import make_test_record, make_train_record
+from mvcore.synth.stress import StressOptions, stress_test_pair, stress_train_record
 
 AMATEUR_SHARE = 46 / 65
 
@@ -19,24 +20,33 @@ def _clip_rngs(seed: int, part: int, n: int) -> list[np.random.Generator]:
     return [np.random.default_rng(s) for s in np.random.SeedSequence([seed, part]).spawn(n)]
 
 
-def _train_records(seed: int, n_train: int, scale: float):
-    """Yield the train records one by one: round(n_train * 46 / 65) amateur, then expert."""
-    n_amateur = round(n_train * AMATEUR_SHARE)
-    for i, rng in enumerate(_clip_rngs(seed, 0, n_train)):
-        yield make_train_record(rng, "amateur" if i < n_amateur else "expert", scale)
+def _train_kinds(n_train: int, datasets: tuple[str, ...]) -> list[str]:
+    """The dataset kind of train clips 0..n_train-1: with both kinds round(n_train * 46 / 65)
+    amateur, then expert; with one kind, all of it."""
+    n_amateur = round(n_train * AMATEUR_SHARE) if len(set(datasets)) == 2 else n_train * (datasets[0] == "amateur")
+    return ["amateur" if i < n_amateur else "expert" for i in range(n_train)]
 
 
-def _test_records(seed: int, n_test: int, scale: float):
-    """Yield (test record, test label record) pairs one by one."""
+def _train_records(seed: int, n_train: int, scale: float, options: StressOptions):
+    """Yield the train records one by one, of the kinds `_train_kinds` gives."""
+    for kind, rng in zip(_train_kinds(n_train, options.datasets), _clip_rngs(seed, 0, n_train)):
+        yield stress_train_record(make_train_record(rng, kind, scale), options)
+
+
+def _test_records(seed: int, n_test: int, scale: float, options: StressOptions):
+    """Yield (test record, test label record) pairs one by one, of kind `options.test_kind`."""
     for rng in _clip_rngs(seed, 1, n_test):
-        yield make_test_record(rng, scale)
+        yield stress_test_pair(*make_test_record(rng, scale, options.test_kind), options)
 
 
-def synth_dataset(seed: int = 0, n_train: int = 65, n_test: int = 20,
-                  scale: float = 1.0) -> tuple[list[dict], list[dict], list[dict]]:
-    """(train, test, test_labels) lists in the AML format; deterministic for a seed."""
-    tests = list(_test_records(seed, n_test, scale))
-    return list(_train_records(seed, n_train, scale)), [t for t, _ in tests], [lab for _, lab in tests]
+def synth_dataset(seed: int = 0, n_train: int = 65, n_test: int = 20, scale: float = 1.0, *,
+                  frames_per_clip: int | None = None, datasets: tuple[str, ...] = ("amateur", "expert"),
+                  size: int | None = None) -> tuple[list[dict], list[dict], list[dict]]:
+    """(train, test, test_labels) lists in the AML format; deterministic for a seed. The keyword
+    options make stress sets (see `StressOptions`); their defaults leave the set as it always was."""
+    options = StressOptions(frames_per_clip, tuple(datasets), size)
+    tests = list(_test_records(seed, n_test, scale, options))
+    return list(_train_records(seed, n_train, scale, options)), [t for t, _ in tests], [lab for _, lab in tests]
 
 
 def _open_list_pickle(path: Path):
@@ -58,16 +68,19 @@ def _append_item(stream, item) -> None:
     stream.write(pickle.APPEND)
 
 
-def write_dataset(out_dir, seed: int = 0, n_train: int = 65, n_test: int = 20, scale: float = 1.0) -> list[Path]:
-    """Write out_dir/train.pkl, test.pkl, test_labels.pkl (gzip pickles of lists of dicts), one clip
-    in memory at a time; returns the three paths."""
+def write_dataset(out_dir, seed: int = 0, n_train: int = 65, n_test: int = 20, scale: float = 1.0, *,
+                  frames_per_clip: int | None = None, datasets: tuple[str, ...] = ("amateur", "expert"),
+                  size: int | None = None) -> list[Path]:
+    """Write out_dir/train.pkl, test.pkl, test_labels.pkl (gzip pickles of lists of dicts) of
+    `synth_dataset` with the same arguments, one clip in memory at a time; returns the three paths."""
+    options = StressOptions(frames_per_clip, tuple(datasets), size)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = [out / "train.pkl", out / "test.pkl", out / "test_labels.pkl"]
     streams = [_open_list_pickle(p) for p in paths]
-    for record in _train_records(seed, n_train, scale):
+    for record in _train_records(seed, n_train, scale, options):
         _append_item(streams[0], record)
-    for test, label in _test_records(seed, n_test, scale):
+    for test, label in _test_records(seed, n_test, scale, options):
         _append_item(streams[1], test)
         _append_item(streams[2], label)
     for stream in streams:

@@ -8,22 +8,28 @@ import cv2
 import numpy as np
 
 from mvcore.synth.anatomy import Heart, _ribbon
-from mvcore.synth.motion import Pose, _tissue_to_probe
-from mvcore.synth.render import Scan
+from mvcore.synth.motion import Pose, _local_scale, _tissue_to_probe
+from mvcore.synth.scan import Scan
 
 
 def _mitral_px(heart: Heart, scan: Scan, pose: Pose) -> tuple[np.ndarray, np.ndarray]:
-    """Mitral leaflet centre lines (2, K + 1, 2) and half widths (2, K + 1) in image px."""
+    """Mitral leaflet centre lines (2, K + 1, 2) and half widths (2, K + 1) in image px, as drawn at
+    this pose: the frame's half widths carried through the local scale of the tissue -> probe map."""
     valve = heart.valves["mitral"]
-    probe = _tissue_to_probe(valve.nodes(pose.openings["mitral"]), heart, pose)
-    return probe * scan.px_per_mm + np.array(scan.apex), valve.half_width * heart.scale * scan.px_per_mm
+    nodes = valve.nodes(pose.openings["mitral"])
+    widen = _local_scale(nodes, np.gradient(nodes, axis=1), heart, pose)
+    half_width = valve.frame_half_width(pose.visibility["mitral"]) * widen * scan.px_per_mm
+    return _tissue_to_probe(nodes, heart, pose) * scan.px_per_mm + np.array(scan.apex), half_width
 
 
 def _exact_label(nodes: np.ndarray, half_width: np.ndarray, shape: tuple) -> np.ndarray:
-    """Bool `shape` mask of both leaflet shapes (nodes (2, N, 2) px, half_width (2, N) px)."""
+    """Bool `shape` mask of both leaflet shapes (nodes (2, N, 2) px, half_width (2, N) px), each a
+    ribbon with a rounded tip, as the leaflets are drawn."""
     mask = np.zeros(shape, np.uint8)
     for leaflet, width in zip(nodes, half_width):
         cv2.fillPoly(mask, [np.round(_ribbon(leaflet, width) * 16).astype(np.int32)], 1, cv2.LINE_8, 4)
+        tip = tuple(np.round(leaflet[-1] * 16).astype(int))
+        cv2.circle(mask, tip, int(round(16 * width[-1])), 1, -1, cv2.LINE_8, 4)
     return mask > 0
 
 

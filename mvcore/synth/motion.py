@@ -30,11 +30,13 @@ def _aortic_opening(phase: float, systole: float) -> float:
 
 @dataclass
 class Pose:
-    """The heart at one frame: contraction, valve openings, tissue-to-probe affine."""
+    """The heart at one frame: contraction, valve openings, leaflet visibility ({valve: (2,) 0..1}),
+    tissue-to-probe affine."""
 
     contraction: float
     openings: dict
-    matrix: np.ndarray   # (2, 2) scale and rotation
+    visibility: dict
+    matrix: np.ndarray   # (2, 2) scale, off-axis aspect and rotation
     offset: np.ndarray   # (2,) probe mm
 
 
@@ -48,7 +50,9 @@ def _frame_pose(heart: Heart, t_s: float) -> Pose:
                 "tricuspid": _av_opening((phase + 0.02) % 1, heart.systole, heart.filling),
                 "aortic": _aortic_opening(phase, heart.systole)}
     offset = heart.apex + breath * np.array(heart.breath[1:3])
-    return Pose(_contraction(phase, heart.systole), openings, heart.scale * rot, offset)
+    visibility = {name: valve.visibility(t_s) for name, valve in heart.valves.items()}
+    aspect = np.diag([np.sqrt(heart.aspect), 1 / np.sqrt(heart.aspect)])
+    return Pose(_contraction(phase, heart.systole), openings, visibility, heart.scale * rot @ aspect, offset)
 
 
 def _displacement(u: np.ndarray, heart: Heart, contraction: float) -> np.ndarray:
@@ -63,6 +67,26 @@ def _tissue_to_probe(u: np.ndarray, heart: Heart, pose: Pose) -> np.ndarray:
     """Probe mm (..., 2) of tissue points `u` (..., 2) mm."""
     p = (u + _displacement(u, heart, pose.contraction)) @ pose.matrix.T + pose.offset
     return p * np.array([heart.mirror, 1])
+
+
+def _along_beam(nodes: np.ndarray, heart: Heart, pose: Pose) -> np.ndarray:
+    """|cos| (L,) of the angle between each leaflet's chord (nodes (L, N, 2) tissue mm) and the beam
+    through its middle, in probe mm: 1 along the beam, 0 across it."""
+    probe = _tissue_to_probe(nodes, heart, pose)
+    chord = probe[:, -1] - probe[:, 0]
+    beam = probe.mean(axis=1)
+    return np.abs((chord * beam).sum(-1)) / (np.linalg.norm(chord, axis=-1) * np.linalg.norm(beam, axis=-1) + 1e-9)
+
+
+def _local_scale(u: np.ndarray, direction: np.ndarray, heart: Heart, pose: Pose) -> np.ndarray:
+    """How much a ribbon along `direction` (..., 2) at tissue points `u` (..., 2) mm widens from
+    tissue to probe mm: |det J| / |J direction| for the Jacobian J of `_tissue_to_probe` there."""
+    step = 0.05
+    jx = (_tissue_to_probe(u + [step, 0], heart, pose) - _tissue_to_probe(u - [step, 0], heart, pose)) / (2 * step)
+    jy = (_tissue_to_probe(u + [0, step], heart, pose) - _tissue_to_probe(u - [0, step], heart, pose)) / (2 * step)
+    det = np.abs(jx[..., 0] * jy[..., 1] - jx[..., 1] * jy[..., 0])
+    unit = direction / (np.linalg.norm(direction, axis=-1, keepdims=True) + 1e-9)
+    return det / (np.linalg.norm(jx * unit[..., :1] + jy * unit[..., 1:], axis=-1) + 1e-9)
 
 
 def _probe_to_tissue(p: np.ndarray, heart: Heart, pose: Pose) -> np.ndarray:
