@@ -1,28 +1,46 @@
 # Two commands do all set-up on a fresh machine (see README.md):
-#   make app    install, then open the web app on the bundled model and samples
-#   make test   install (with test tools and Debian's Chromium), then run the tests
+#   make app    install the locked runtime, then open the web app on the bundled model and samples
+#   make test   install the locked runtime and test tools (and Debian's Chromium), then run the tests
+# `make lock` recompiles the lock files from the loose requirements*.in after a deliberate upgrade.
+PYTHON ?= python3.11
 PY := .venv/bin/python
-STAMP := .venv/.installed
+APP_STAMP := .venv/.app-installed
+DEV_STAMP := .venv/.dev-installed
+# The editable install of mvcore itself: its dependencies come from the lock, never resolved anew.
+INSTALL_SELF := $(PY) -m pip install -q --no-deps --no-build-isolation -e .
 
-.PHONY: app test chromium bench-accuracy bench-speed
+.PHONY: app test lock chromium bench-accuracy bench-speed
 
-$(STAMP): requirements.txt requirements-dev.txt
-	python3 -m venv .venv
-	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -r requirements-dev.txt
-	touch $(STAMP)
+$(PY):
+	$(PYTHON) -m venv .venv
+
+$(APP_STAMP): requirements.lock pyproject.toml | $(PY)
+	$(PY) -m pip install -q --require-hashes -r requirements.lock
+	$(INSTALL_SELF)
+	touch $@
+
+$(DEV_STAMP): requirements-dev.lock pyproject.toml | $(PY)
+	$(PY) -m pip install -q --require-hashes -r requirements-dev.lock
+	$(INSTALL_SELF)
+	touch $@ $(APP_STAMP)
+
+lock: | $(PY)
+	$(PY) -m pip install -q uv
+	$(PY) -m uv pip compile -q --python-version 3.11 --generate-hashes requirements.in -o requirements.lock
+	$(PY) -m uv pip compile -q --python-version 3.11 --generate-hashes requirements.in requirements-dev.in \
+		-c requirements.lock -o requirements-dev.lock
 
 chromium:
 	@command -v chromium >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
 
-app: $(STAMP)
+app: $(APP_STAMP)
 	$(PY) -m streamlit run app.py
 
-test: $(STAMP) chromium
-	$(PY) -m pytest -q tests
+test: $(DEV_STAMP) chromium
+	$(PY) -m pytest -q -n 2 --dist worksteal --durations=15 tests
 
-bench-accuracy: $(STAMP)
+bench-accuracy: $(APP_STAMP)
 	$(PY) -m mvcore bench accuracy --seeds 1 2 --scale 0.5 1
 
-bench-speed: $(STAMP)
+bench-speed: $(APP_STAMP)
 	$(PY) -m mvcore bench speed

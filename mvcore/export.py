@@ -1,6 +1,6 @@
 """Mask outputs: the run-length submission CSV, `.npz` mask files and the per-frame table.
 
-The CSV format is the course leaderboard's (see FORMATS.md): header `id,value`, one row per run
+The CSV format is the course leaderboard's (see docs/FORMATS.md): header `id,value`, one row per run
 of True values in `mask.flatten()` (C order, frame index fastest), `id` = `NAME_j`,
 `value` = `"[start, length]"` with a 0-based start.
 """

@@ -1,4 +1,4 @@
-"""The leaderboard score (FORMATS.md): IoU per video over its annotated frames, median over videos.
+"""The leaderboard score (docs/FORMATS.md): IoU per video over its annotated frames, median over videos.
 
 Also reported: the mean over videos and the mean per-frame IoU. A frame (or video) where truth and
 prediction are both empty has IoU 1; an empty prediction against a non-empty truth has IoU 0.
