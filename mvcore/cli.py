@@ -16,13 +16,19 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # keep TensorFlow's start-up chatter off the terminal
 
 from .errors import InputError  # noqa: E402
+from .runtime import RUNTIMES  # noqa: E402
 
 
 def cmd_synth(args) -> None:
     from .synth import write_dataset
 
     started = time.time()
-    paths = write_dataset(args.out_dir, seed=args.seed, n_train=args.n_train, n_test=args.n_test, scale=args.scale)
+    try:
+        paths = write_dataset(args.out_dir, seed=args.seed, n_train=args.n_train, n_test=args.n_test,
+                              scale=args.scale, frames_per_clip=args.frames_per_clip,
+                              datasets=("amateur",) if args.amateur_only else ("amateur", "expert"), size=args.size)
+    except ValueError as err:
+        raise InputError(f"synth: {err}") from None
     print(f"wrote {', '.join(str(p) for p in paths)} in {time.time() - started:.1f} s")
 
 
@@ -83,6 +89,8 @@ def print_event(event: dict) -> None:
               f"(threshold {event['threshold']}; at 0.5: {event['val_iou_at_0.5']:.3f})")
     elif kind == "message":
         print(event["text"])
+    elif kind == "warning":
+        print(f"warning: {event['text']}", flush=True)
 
 
 def cmd_predict(args) -> None:
@@ -93,7 +101,7 @@ def cmd_predict(args) -> None:
 
     clips = load_inputs(args.inputs, axis=args.axis)
     refuse_duplicate_names([clip.name for clip in clips])
-    segmenter = Segmenter.load(args.model, PredictConfig(threshold=args.threshold))
+    segmenter = Segmenter.load(args.model, PredictConfig(threshold=args.threshold, runtime=args.runtime))
     masks = {}
     with contextlib.ExitStack() as outputs:
         add_to_csv = outputs.enter_context(submission_csv_writer(args.csv)) if args.csv else None
@@ -158,6 +166,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--n-train", type=int, default=65)
     p.add_argument("--n-test", type=int, default=20)
     p.add_argument("--scale", type=float, default=1.0, help="size factor of the high-resolution clips")
+    p.add_argument("--frames-per-clip", type=int,
+                   help="keep only each clip's labelled frames (3), or them and others up to this many")
+    p.add_argument("--amateur-only", action="store_true", help="only amateur-style 112 x 112 clips, test clips too")
+    p.add_argument("--size", type=int, help="resize every clip to SIZE x SIZE pixels (e.g. 112)")
     p.set_defaults(run=cmd_synth)
 
     p = sub.add_parser("preview", help="contact sheet of an AML pickle's annotated frames with label contours")
@@ -192,6 +204,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threshold", type=float, help="override the model's probability threshold")
     p.add_argument("--style", default="fill", choices=["fill", "contour"])
     p.add_argument("--axis", default="HWT", choices=["HWT", "THW"], help="axis order of .npy/.npz inputs")
+    p.add_argument("--runtime", default="auto", choices=RUNTIMES,
+                   help="what runs the networks: ONNX Runtime where it can (auto), or always onnx or keras")
     p.set_defaults(run=cmd_predict)
 
     p = sub.add_parser("evaluate", help="IoU per frame and video and the AML score of predictions")
@@ -199,15 +213,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--labels", required=True, type=Path, help="test_labels.pkl or a train.pkl")
     p.set_defaults(run=cmd_evaluate)
 
-    p = sub.add_parser("bench", help="benchmarks that print figures: accuracy, speed, ideas")
-    p.add_argument("what", choices=["accuracy", "speed", "ideas"])
-    p.add_argument("variants", nargs="*", help="ideas: NAME=PRESET[:FIELD=VALUE,...], e.g. wide=default:base_filters=24")
+    p = sub.add_parser("bench", help="benchmarks that print figures: accuracy, speed, ideas, stress, real, click")
+    p.add_argument("what", choices=["accuracy", "speed", "ideas", "stress", "real", "click"])
+    p.add_argument("variants", nargs="*",
+                   help="ideas, stress: NAME=PRESET[:FIELD=VALUE,...], e.g. wide=default:base_filters=24")
     p.add_argument("--seeds", type=int, nargs="+", default=[1, 2])
     p.add_argument("--scale", type=float, nargs="+", default=[0.5])
     p.add_argument("--runs", type=at_least_one, default=1,
                    help="trainings per recipe and set (training seeds 0, 1, ...)")
     p.add_argument("--jobs", type=at_least_one, default=1, help="ideas: variants trained at the same time")
     p.add_argument("--work", type=Path, default=Path("bench-work"), help="folder for generated data and models")
+    p.add_argument("--model", type=Path, help="real: the model folder to score (default: the bundled model)")
     p.set_defaults(run=cmd_bench)
     return parser
 

@@ -72,6 +72,7 @@ class PredictConfig:
 
     threshold: float | None = None     # None: the model's own, chosen on validation
     batch_size: int = 32               # frames per network call
+    runtime: str = "auto"              # 'auto' (ONNX Runtime where it can, else Keras), 'onnx' or 'keras'
 
 
 def save_config(config, path: Path) -> None:
@@ -81,7 +82,11 @@ def save_config(config, path: Path) -> None:
 
 def load_train_config(path: Path) -> TrainConfig:
     """Read `config.json`; unknown keys are ignored, missing ones take today's defaults."""
-    data = json.loads(Path(path).read_text())
+    return train_config_from_dict(json.loads(Path(path).read_text()))
+
+
+def train_config_from_dict(data: dict) -> TrainConfig:
+    """A `TrainConfig` from its JSON form; unknown keys are ignored, missing ones take today's defaults."""
     known = {f.name for f in dataclasses.fields(TrainConfig)}
     data = {k: v for k, v in data.items() if k in known}
     if "offsets" in data:

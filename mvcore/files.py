@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import tempfile
 import unicodedata
 from contextlib import contextmanager
 from pathlib import Path
@@ -37,10 +38,13 @@ def atomic_path(path):
     """Yield a temporary sibling of `path` to write; it replaces `path` only if the block succeeds.
 
     A failed or interrupted write leaves any earlier file at `path` untouched. The temporary name
-    keeps the suffix, since encoders choose the format by it.
+    is unique (several writers of one path, in one process or many, never share it; the last to
+    finish wins whole) and keeps the suffix, since encoders choose the format by it.
     """
     path = Path(path)
-    tmp = path.with_name(f".{path.stem}.{os.getpid()}.partial{path.suffix}")
+    handle, name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".partial{path.suffix}", dir=path.parent)
+    os.close(handle)
+    tmp = Path(name)
     try:
         yield tmp
         os.replace(tmp, path)

@@ -19,6 +19,7 @@ from .clip import Clip
 from .config import PredictConfig, TrainConfig, load_train_config
 from .errors import InputError
 from .locate import locate_roi
+from .runtime import runner
 from .transforms import Roi, crop_stack, neighbour_indices, paste_stack
 
 BUNDLED_MODEL = Path(__file__).resolve().parent.parent / "models" / "default"
@@ -40,11 +41,17 @@ class Segmentation:
 
 
 class Segmenter:
-    """A trained model folder, ready to segment clips."""
+    """A trained model folder, ready to segment clips.
 
-    def __init__(self, model, locator, config: TrainConfig, threshold: float, batch_size: int = 32):
+    `model` and `locator` are the Keras networks (what training and fine-tuning use); `net` and
+    `locator_net` run them for prediction (their ONNX Runtime copies, or the networks themselves).
+    """
+
+    def __init__(self, model, locator, config: TrainConfig, threshold: float, batch_size: int = 32,
+                 net=None, locator_net=None):
         self.model, self.locator, self.config = model, locator, config
         self.threshold, self.batch_size = threshold, batch_size
+        self.net, self.locator_net = net or model, locator_net or locator
 
     @classmethod
     def load(cls, model_dir: Path | str | None = None, predict: PredictConfig | None = None) -> "Segmenter":
@@ -61,7 +68,9 @@ class Segmenter:
         metrics_path = folder / "metrics.json"
         chosen = json.loads(metrics_path.read_text()).get("threshold") if metrics_path.is_file() else None
         threshold = predict.threshold or chosen or config.threshold or 0.5
-        return cls(model, locator, config, float(threshold), predict.batch_size)
+        net = runner(model, folder / "model.keras", predict.runtime)
+        locator_net = runner(locator, folder / "locator.keras", predict.runtime) if locator is not None else None
+        return cls(model, locator, config, float(threshold), predict.batch_size, net, locator_net)
 
     def warm_up(self) -> "Segmenter":
         """Trace the networks now (a full chunk and a shorter last one), not on a user's first clip."""
@@ -73,7 +82,11 @@ class Segmenter:
         h, w = video.shape[:2]
         if self.config.whole_frame or self.locator is None:
             return Roi.around(0, 0, h, w, margin=1.0)
-        return locate_roi(self.locator, video, self.config.locator_size, self.config.margin)
+        return locate_roi(self.locator_net, video, self.config.locator_size, self.config.margin)
+
+    def run_model(self, x: np.ndarray) -> np.ndarray:
+        """The segmenter network on crops float32 (N, S, S, C) in [0, 1]: probabilities (N, S, S, 1)."""
+        return predict_padded(self.net, x)
 
     def crop_probabilities(self, video: np.ndarray, roi: Roi, frames: np.ndarray) -> np.ndarray:
         """Probabilities float32 (S, S, len(frames)) for `frames` of `video` uint8 (H, W, T), in the crop."""
@@ -82,8 +95,8 @@ class Segmenter:
         crops = crop_stack(video[:, :, lo:hi], roi, self.config.crop_size)
         x = crops[:, :, idx - lo].transpose(2, 0, 1, 3).astype(np.float32) / 255.0
         if not self.config.flip:
-            return predict_padded(self.model, x)[..., 0].transpose(1, 2, 0)
-        both = predict_padded(self.model, np.concatenate([x, x[:, :, ::-1]]))[..., 0]
+            return self.run_model(x)[..., 0].transpose(1, 2, 0)
+        both = self.run_model(np.concatenate([x, x[:, :, ::-1]]))[..., 0]
         return ((both[:len(x)] + both[len(x):, :, ::-1]) / 2).transpose(1, 2, 0)
 
     def segment(self, clip: Clip, progress: Callable[[float], None] | None = None) -> Segmentation:

@@ -1,9 +1,15 @@
-"""Benchmark bookkeeping: a bench model is reused only for the very recipe it was trained with;
-variants of a recipe are read from the command line and trained side by side."""
+"""Benchmarks: a bench model is reused only for the very recipe it was trained with; variants of a
+recipe are read from the command line and trained side by side; the real frames are scored as
+labelled; every bench names its machine."""
 
+import keras
+import numpy as np
 import pytest
 
-from mvcore.bench import format_margin, parse_variant, trained_model
+from mvcore.bench.accuracy import format_margin, trained_model
+from mvcore.bench.ideas import parse_variant
+from mvcore.bench.machine import cpu_model, header, usable_cores
+from mvcore.bench.real import REAL_DIR, FrameScore, marks_to_masks, read_marks, summary
 from mvcore.cli import main
 from mvcore.config import TrainConfig, load_train_config
 from mvcore.data import load_aml
@@ -13,9 +19,9 @@ from mvcore.synth import write_dataset
 
 def test_a_bench_model_is_reused_for_its_recipe_and_never_overwritten_by_another(train_pickle, tmp_path):
     clips = load_aml(train_pickle)
-    tiny = dict(fast=True, epochs_stage1=1, epochs_stage2=1, locator_epochs=1)
-    first = TrainConfig.preset_config("default", **tiny)
-    other = TrainConfig.preset_config("default", lr_schedule="cosine", **tiny)
+    tiny = dict(fast=True, epochs_stage1=1, epochs_stage2=0)  # the seed preset has no locator: one fit each
+    first = TrainConfig.preset_config("seed", **tiny)
+    other = TrainConfig.preset_config("seed", lr_schedule="cosine", **tiny)
     stem = tmp_path / "model-default"
 
     folder = trained_model(stem, clips, first)
@@ -74,8 +80,8 @@ def test_a_malformed_variant_is_refused_by_name(text, problem):
 
 def test_bench_ideas_trains_and_scores_each_variant_side_by_side(tmp_path, capsys):
     write_dataset(tmp_path / "synth-seed5-scale0.4", seed=5, n_train=14, n_test=3, scale=0.4)
-    tiny = "fast=true,epochs_stage1=1,epochs_stage2=1,locator_epochs=1"
-    code = main(["bench", "ideas", f"a=default:{tiny}", f"b=default:{tiny},lr_schedule=cosine",
+    tiny = "fast=true,epochs_stage1=1,epochs_stage2=0"  # the seed preset has no locator: one fit each
+    code = main(["bench", "ideas", f"a=seed:{tiny}", f"b=seed:{tiny},lr_schedule=cosine",
                  "--seeds", "5", "--scale", "0.4", "--work", str(tmp_path), "--jobs", "2"])
     rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| synth-seed5-scale0.4 |")]
     assert code == 0 and sorted(row.split(" | ")[1] for row in rows) == ["a", "b"]
@@ -91,3 +97,38 @@ def test_bench_ideas_trains_and_scores_each_variant_side_by_side(tmp_path, capsy
 def test_bench_refuses_variants_where_they_do_not_belong(argv, problem, tmp_path, capsys):
     assert main(argv + ["--work", str(tmp_path)]) == 2
     assert problem in capsys.readouterr().err
+
+
+def test_the_real_labels_are_the_marks_drawn():
+    saved = np.load(REAL_DIR / "labels.npz")
+    frames, masks = marks_to_masks(read_marks(), saved["masks"].shape[:2])
+    assert list(saved["frames"]) == frames and np.array_equal(saved["masks"], masks)
+    assert len(frames) >= 16 and all(masks[:, :, i].sum() > 100 for i in range(len(frames)))
+    states = [read_marks()["frames"][str(t)]["state"] for t in frames]
+    assert {"open", "shut"} == set(states)
+
+
+@pytest.mark.parametrize("ious, in_crop, expected", [
+    ([0.6, 0.2, 0.5, 0.0], [1.0, 0.95, 0.5, 0.9], {"frames": 4, "mean_iou": 0.325, "found": 0.5, "crop_holds": 0.75}),
+    ([0.9], [0.2], {"frames": 1, "mean_iou": 0.9, "found": 1.0, "crop_holds": 0.0}),
+    ([0.3, 0.31], [0.89, 0.9], {"frames": 2, "mean_iou": 0.305, "found": 0.5, "crop_holds": 0.5}),
+])
+def test_the_real_summary_counts_frames_found_and_crops_that_hold_the_valve(ious, in_crop, expected):
+    rows = [FrameScore("clip", t, "open", iou, inside) for t, (iou, inside) in enumerate(zip(ious, in_crop))]
+    assert summary(rows) == pytest.approx(expected)
+
+
+def test_bench_real_scores_every_labelled_real_frame(capsys, bundled_model):
+    assert main(["bench", "real", "--model", str(bundled_model)]) == 0
+    out = capsys.readouterr().out
+    rows = [line.split(" | ") for line in out.splitlines() if line.startswith("| color3d") or line.startswith("| examples")]
+    assert len(rows) == 16 + 5
+    ious = [float(row[3]) for row in rows]
+    assert all(0.0 <= iou <= 1.0 for iou in ious)
+    assert f"mean IoU {np.mean(ious):.3f} over 21 frames" in out
+
+
+def test_every_bench_prints_the_machine_it_ran_on():
+    text = header()
+    assert cpu_model() in text and f"{usable_cores()} usable cores" in text
+    assert "tensorflow intra-op" in text and f"keras {keras.__version__}" in text

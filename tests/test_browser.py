@@ -11,7 +11,7 @@ import pytest
 from playwright.sync_api import expect, sync_playwright
 from pydicom.data import get_testdata_file
 
-from appserver import CHROMIUM, CHROMIUM_ARGS, running_app
+from mvcore.bench.appserver import CHROMIUM, CHROMIUM_ARGS, running_app
 from mvcore.video import read_frame_count_and_fps
 
 

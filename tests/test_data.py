@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from mvcore import data
+from mvcore.data.media import frames_last
 from mvcore.errors import InputError
 
 H, W, T = 16, 24, 6
@@ -362,3 +363,12 @@ def test_load_inputs_expands_a_folder_in_order_and_skips_other_files(tmp_path):
     clips = data.load_inputs([tmp_path, tmp_path / "c_array.npy"])
     assert [c.name for c in clips] == ["ABCDE12345", "b_clip", "c_array", "c_array"]
     assert [c.n_frames for c in clips] == [T, 4, T, T]
+
+
+@pytest.mark.parametrize("t, h, w", [(1, 5, 7), (3, 16, 4), (20, 33, 50), (7, 600, 80)])
+def test_frames_last_is_the_frames_stacked_on_the_last_axis(t, h, w):
+    frames = [np.random.default_rng(i).integers(0, 256, (h, w), dtype=np.uint8) for i in range(t)]
+    expected = np.stack(frames, axis=2)
+    for given in (frames, np.stack(frames, axis=0)):
+        video = frames_last(given)
+        assert video.flags.c_contiguous and np.array_equal(video, expected)

@@ -1,5 +1,5 @@
 """The real app on a free localhost port, for Playwright: used by the browser test and the
-click-to-overlay benchmark (benchmarks/click_to_overlay.py)."""
+click-to-overlay benchmark (`mvcore bench click`)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"  # Debian's; never a downloaded browser
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run"]

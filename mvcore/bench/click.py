@@ -1,30 +1,24 @@
-"""Click-to-overlay time in the real app (issue: at most 10 s for a 100-frame 600 x 800 clip).
+"""`mvcore bench click`: click-to-overlay time in the real app, in headless Chromium.
 
 Starts `streamlit run app.py` on a free local port with a scratch workspace, uploads a synthetic
-100-frame 600 x 800 MP4 on the Segment page in headless Chromium, clicks Segment and times until
-the overlay video has a decoded frame and the per-frame chart is shown. Prints the figures.
-
-    .venv/bin/python benchmarks/click_to_overlay.py [--runs 3] [--screenshot shot.png]
+100-frame 600 x 800 MP4 on the Segment page, clicks Segment and times until the overlay video has
+a decoded frame and the per-frame chart is shown. Prints one line per run.
 """
 
 from __future__ import annotations
 
-import argparse
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-from playwright.sync_api import expect, sync_playwright
-
-REPO = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(REPO), str(REPO / "tests")]
-from appserver import CHROMIUM, CHROMIUM_ARGS, running_app  # noqa: E402
-from mvcore.speedbench import CLIP_FRAMES, test_clip_file  # noqa: E402
+from .appserver import CHROMIUM, CHROMIUM_ARGS, running_app
+from .speed import CLIP_FRAMES, synthetic_clip_file
 
 
 def time_one_click(page, url: str, clip: Path) -> float:
     """Seconds from clicking Segment to a playable overlay video and the chart."""
+    from playwright.sync_api import expect
+
     page.goto(url)
     page.get_by_text("Upload", exact=True).click()
     page.locator('input[type="file"]').set_input_files(str(clip))
@@ -39,25 +33,19 @@ def time_one_click(page, url: str, clip: Path) -> float:
     return time.perf_counter() - started
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--screenshot", type=Path)
-    args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as scratch:
-        clip = test_clip_file(Path(scratch), CLIP_FRAMES)
-        with running_app(Path(scratch) / "workspace", Path(scratch) / "server.log") as url, \
-                sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-            for run in range(args.runs):
-                page = browser.new_page(viewport={"width": 1400, "height": 1000})
-                seconds = time_one_click(page, f"{url}/Segment_a_clip", clip)
-                print(f"run {run + 1}: click -> overlay playing and chart shown in {seconds:.2f} s", flush=True)
-                if args.screenshot and run == args.runs - 1:
-                    page.screenshot(path=str(args.screenshot), full_page=True)
-                page.close()
-            browser.close()
+def click_to_overlay(runs: int, work: Path) -> list[float]:
+    """Time `runs` clicks, each in a new page of one browser; returns the seconds."""
+    from playwright.sync_api import sync_playwright
 
-
-if __name__ == "__main__":
-    main()
+    clip = synthetic_clip_file(Path(work), CLIP_FRAMES)
+    times = []
+    with tempfile.TemporaryDirectory() as scratch, \
+            running_app(Path(scratch) / "workspace", Path(scratch) / "server.log") as url, sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        for run in range(runs):
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            times.append(time_one_click(page, f"{url}/Segment_a_clip", clip))
+            print(f"run {run + 1}: click -> overlay playing and chart shown in {times[-1]:.2f} s", flush=True)
+            page.close()
+        browser.close()
+    return times

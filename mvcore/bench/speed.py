@@ -1,7 +1,12 @@
 """`mvcore bench speed`: how fast the default model is next to the seed's architecture.
 
-Each model is measured in its own process, so peak resident memory is that model's alone.
-Run one measurement directly with `python -m mvcore.speedbench default|seed|long WORK_DIR`.
+Each model is measured in its own process, so its peak resident memory is that model's with the
+framework around it (TensorFlow alone takes several hundred MB). Run one measurement directly with
+`python -m mvcore.bench.speed default|seed|long WORK_DIR`.
+
+GFLOP/s counts the convolutions' multiply-adds twice (`conv_flops`) over the measured time: it is
+what the model achieves, and can never pass the CPU's peak (2 x 8-wide FMA per core per cycle on
+AVX2: 32 FLOP per cycle per core in float32).
 """
 
 from __future__ import annotations
@@ -44,11 +49,11 @@ def seconds_per_call(fn, min_seconds: float = 3.0) -> float:
     return (time.perf_counter() - started) / calls
 
 
-def test_clip_file(work: Path, frames: int) -> Path:
+def synthetic_clip_file(work: Path, frames: int) -> Path:
     """A synthetic 600 x 800 echo clip of `frames` frames as an H.264 MP4 (made once, then reused)."""
-    from .synth import make_test_record
-    from .transforms import resize_stack
-    from .video import write_mp4
+    from ..synth import make_test_record
+    from ..transforms import resize_stack
+    from ..video import write_mp4
 
     path = work / f"echo-600x800-{frames}.mp4"
     if not path.is_file():
@@ -60,11 +65,11 @@ def test_clip_file(work: Path, frames: int) -> Path:
     return path
 
 
-def segmenter_for(which: str):
+def speed_segmenter(which: str):
     """The bundled default model, or the seed's architecture (untrained weights: speed only)."""
-    from .config import TrainConfig
-    from .model import create_model
-    from .predict import Segmenter
+    from ..config import TrainConfig
+    from ..model import create_model
+    from ..predict import Segmenter
 
     if which == "seed":
         config = TrainConfig.preset_config("seed")
@@ -76,20 +81,21 @@ def measure(which: str, work: Path) -> dict:
     """All figures for one model, in this process."""
     import keras
 
-    from .data import load_inputs
-    from .export import write_clip_outputs
+    from ..data import load_inputs
+    from ..export import write_clip_outputs
 
-    segmenter = segmenter_for(which)
+    segmenter = speed_segmenter(which)
     model, config = segmenter.model, segmenter.config
     size, channels = config.crop_size, len(config.offsets)
     x = np.random.default_rng(0).random((32, size, size, channels), dtype=np.float32)
     figures = {"params": model.count_params(), "gflops_per_frame": conv_flops(model) / 1e9,
-               "model_fps": 32 / seconds_per_call(lambda: model.predict_on_batch(x))}
+               "model_fps": 32 / seconds_per_call(lambda: segmenter.run_model(x))}
+    figures["model_gflops_per_s"] = figures["model_fps"] * figures["gflops_per_frame"]
     trainable = keras.models.clone_model(model)
     trainable.compile(optimizer="adam", loss="binary_crossentropy")
     y = (x[:16, :, :, :1] > 0.5).astype(np.float32)
     figures["train_step_s"] = seconds_per_call(lambda: trainable.train_on_batch(x[:16], y), min_seconds=1.0)
-    clip_path = test_clip_file(work, CLIP_FRAMES)
+    clip_path = synthetic_clip_file(work, CLIP_FRAMES)
 
     def end_to_end(with_overlay: bool):
         clip = load_inputs([clip_path])[0]
@@ -105,10 +111,10 @@ def measure(which: str, work: Path) -> dict:
 
 def measure_long_clip(work: Path) -> dict:
     """Segment a 1,000-frame 600 x 800 clip with the default model: frames/s and peak memory."""
-    from .data import load_inputs
+    from ..data import load_inputs
 
-    segmenter = segmenter_for("default")
-    clip = load_inputs([test_clip_file(work, LONG_FRAMES)])[0]
+    segmenter = speed_segmenter("default")
+    clip = load_inputs([synthetic_clip_file(work, LONG_FRAMES)])[0]
     started = time.perf_counter()
     segmenter.segment(clip)
     return {"frames": clip.n_frames, "fps": clip.n_frames / (time.perf_counter() - started),
@@ -117,7 +123,7 @@ def measure_long_clip(work: Path) -> dict:
 
 def in_subprocess(which: str, work: Path) -> dict:
     """Run one measurement in a fresh Python process and return its figures."""
-    run = subprocess.run([sys.executable, "-m", "mvcore.speedbench", which, str(work)],
+    run = subprocess.run([sys.executable, "-m", "mvcore.bench.speed", which, str(work)],
                          capture_output=True, text=True, check=True)
     return json.loads(run.stdout.strip().splitlines()[-1])
 
@@ -125,6 +131,7 @@ def in_subprocess(which: str, work: Path) -> dict:
 ROWS = [("params", "parameters", "{:,.0f}"), ("gflops_per_frame", "GFLOPs per frame", "{:.2f}"),
         ("train_step_s", "training s per step (batch 16)", "{:.3f}"),
         ("model_fps", "frames/s model only (batch 32)", "{:.0f}"),
+        ("model_gflops_per_s", "GFLOP/s achieved, model only", "{:.0f}"),
         ("e2e_fps", "frames/s end to end, 100 x 600 x 800 MP4", "{:.0f}"),
         ("e2e_overlay_fps", "frames/s end to end + overlay MP4/GIF/CSV", "{:.0f}"),
         ("peak_rss_mb", "peak resident memory (MB)", "{:.0f}")]

@@ -28,16 +28,29 @@ def _valid_fps(fps: float) -> bool:
     return math.isfinite(fps) and 0 < fps <= 1000
 
 
+FRAMES_LAST_ROWS = 16  # rows moved at a time by `frames_last`: a block stays in cache
+
+
+def frames_last(frames) -> np.ndarray:
+    """uint8 grey frames, (T, H, W) or a list of T (H, W) -> a contiguous (H, W, T) array.
+
+    Moved a block of rows at a time: writing the frames-last layout frame by frame touches every
+    T-th byte, about five times slower for a 600 x 800 clip.
+    """
+    stacked = np.asarray(frames) if not isinstance(frames, list) else np.stack(frames, axis=0)
+    out = np.empty(stacked.shape[1:] + stacked.shape[:1], dtype=stacked.dtype)
+    for row in range(0, out.shape[0], FRAMES_LAST_ROWS):
+        out[row:row + FRAMES_LAST_ROWS] = stacked[:, row:row + FRAMES_LAST_ROWS].transpose(1, 2, 0)
+    return out
+
+
 def _frames_last_grey(frames: np.ndarray) -> np.ndarray:
     """uint8 (T, H, W) grey or (T, H, W, 3) RGB frames -> uint8 grey (H, W, T)."""
     if frames.ndim == 3:
-        return np.ascontiguousarray(np.moveaxis(frames, 0, 2))
+        return frames_last(frames)
     import cv2
 
-    grey = np.empty(frames.shape[1:3] + frames.shape[:1], np.uint8)
-    for t, frame in enumerate(frames):
-        grey[:, :, t] = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
-    return grey
+    return frames_last([cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY) for frame in frames])
 
 
 def _decode_with_opencv(path: Path) -> tuple[np.ndarray, float]:
@@ -65,7 +78,7 @@ def _decode_with_opencv(path: Path) -> tuple[np.ndarray, float]:
                          "(the file is truncated or damaged)")
     if not frames:
         raise InputError(f"{path}: the video holds no frames that could be decoded")
-    return np.stack(frames, axis=2), fps
+    return frames_last(frames), fps
 
 
 def _decode_gif(path: Path) -> tuple[np.ndarray, float]:

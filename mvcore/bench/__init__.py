@@ -1,0 +1,53 @@
+"""Benchmarks that print figures, one module each; the product never imports this package.
+
+- `accuracy`: the seed preset against the default recipe on generated sets (`mvcore bench accuracy`).
+- `ideas`: `TrainConfig` variants trained side by side and scored alike (`mvcore bench ideas`).
+- `speed`: parameters, GFLOPs, training step, frames/s and memory (`mvcore bench speed`).
+- `real`: a model on the hand-labelled real echo frames of tests/data/real (`mvcore bench real`).
+- `stress`: recipes trained on a small, short, low-resolution set (`mvcore bench stress`).
+- `click`: the real app in Chromium, click to overlay (`mvcore bench click`).
+- `machine`: the header each prints (CPU, cores, threads, library versions);
+  `appserver`: the app on a local port for the browser benchmark and tests.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..errors import InputError
+from .machine import header
+
+
+def run(args) -> None:
+    """Entry point of `mvcore bench WHAT`."""
+    if args.variants and args.what not in ("ideas", "stress"):
+        raise InputError(f"bench {args.what} takes no variants (only bench ideas and stress do)")
+    print(header(), flush=True)
+    work = Path(args.work)
+    if args.what == "accuracy":
+        from .accuracy import ACCURACY_HEADER, accuracy
+
+        print(ACCURACY_HEADER, flush=True)
+        accuracy(args.seeds, args.scale, work, args.runs)
+    elif args.what == "ideas":
+        from .ideas import IDEAS_HEADER, ideas
+
+        print(IDEAS_HEADER, flush=True)
+        ideas(args.variants, args.seeds, args.scale, work, args.jobs)
+    elif args.what == "stress":
+        from .stress import STRESS_HEADER, stress
+
+        print(STRESS_HEADER, flush=True)
+        stress(args.variants, args.seeds, work)
+    elif args.what == "real":
+        from .real import run_real
+
+        run_real(args.model)
+    elif args.what == "click":
+        from .click import click_to_overlay
+
+        click_to_overlay(args.runs, work)
+    else:
+        from .speed import speed
+
+        speed(work)

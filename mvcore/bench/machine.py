@@ -1,0 +1,67 @@
+"""The header every benchmark prints: what machine, threads and library versions its figures come from."""
+
+from __future__ import annotations
+
+import os
+import platform
+from datetime import date
+from importlib import metadata
+
+LIBRARIES = ("tensorflow", "keras", "numpy", "opencv-python-headless", "imageio-ffmpeg", "jax", "torch",
+             "onnxruntime")
+
+
+def cpu_model() -> str:
+    """The CPU's model name from /proc/cpuinfo, or what `platform` knows."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            return next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        return platform.processor() or platform.machine()
+
+
+def usable_cores() -> int:
+    """Cores this process may run on (its affinity mask), not the host's count."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def framework_threads() -> str:
+    """The backend's thread settings, e.g. 'tensorflow intra-op 2, inter-op 1'."""
+    import keras
+
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        intra = tf.config.threading.get_intra_op_parallelism_threads()
+        inter = tf.config.threading.get_inter_op_parallelism_threads()
+        return (f"tensorflow intra-op {intra}, inter-op {inter} (0: TensorFlow's choice, one per usable core); "
+                "onnxruntime intra-op: its default, one per physical core")
+    if backend == "torch":
+        import torch
+
+        return f"torch threads {torch.get_num_threads()}, inter-op {torch.get_num_interop_threads()}"
+    return f"{backend} (threads chosen by XLA)"
+
+
+def versions() -> str:
+    """'tensorflow 2.21.0, keras 3.15.1, ...' for the installed LIBRARIES."""
+    found = []
+    for name in LIBRARIES:
+        try:
+            found.append(f"{name} {metadata.version(name)}")
+        except metadata.PackageNotFoundError:
+            continue
+    return ", ".join(found)
+
+
+def header() -> str:
+    """Lines naming the date, CPU, usable cores, thread settings and library versions."""
+    import keras
+
+    env = ", ".join(f"{k}={os.environ[k]}" for k in ("OMP_NUM_THREADS", "TF_NUM_INTRAOP_THREADS",
+                                                     "TF_NUM_INTEROP_THREADS", "OPENBLAS_CORETYPE")
+                    if k in os.environ) or "none set"
+    return (f"{date.today()}: {cpu_model()}, {usable_cores()} usable cores, keras backend {keras.backend.backend()}\n"
+            f"threads: {framework_threads()}; environment: {env}\n"
+            f"versions: Python {platform.python_version()}, {versions()}")

@@ -1,0 +1,136 @@
+"""`mvcore bench real`: a model on the real echo frames labelled by hand in `tests/data/real/`.
+
+The set is pydicom-data's SonoSite apical four-chamber cine (`color3d_jpeg_baseline.dcm`, 120
+frames, 480 x 640) with the valve marked on 16 frames (docs/LABELLING.md), and pydicom's
+`examples.ybr_color`, the same clip's first 30 frames at half size, scored on the 5 marked frames
+that fall in it. Per frame: IoU with the marks, whether the valve was found (IoU > 0.3) and the
+share of the marked pixels inside the segmenter's square (the locator's crop).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from ..clip import Clip
+from ..transforms import box_bounds
+
+REAL_DIR = Path(__file__).resolve().parents[2] / "tests" / "data" / "real"
+FOUND_IOU = 0.3  # a frame whose IoU passes this has its valve found
+
+
+def marks_to_masks(marks: dict, shape: tuple[int, int], scale: float = 1.0) -> tuple[list[int], np.ndarray]:
+    """(frames, bool (H, W, len(frames))): each frame's leaflet polylines drawn `thickness_px` wide.
+
+    `marks`: the contents of marks.json (points are (x, y) in pixels of the 480 x 640 cine);
+    `scale`: 0.5 draws them for the half-size copy.
+    """
+    frames = sorted(int(t) for t in marks["frames"])
+    width = max(1, int(round(marks["thickness_px"] * scale)))
+    masks = []
+    for t in frames:
+        mask = np.zeros(shape, dtype=np.uint8)
+        for leaflet in marks["frames"][str(t)]["leaflets"]:
+            points = np.round(np.asarray(leaflet, dtype=np.float64) * scale).astype(np.int32)
+            cv2.polylines(mask, [points], isClosed=False, color=1, thickness=width)
+        masks.append(mask)
+    return frames, np.stack(masks, axis=2).astype(bool)
+
+
+def labelled_clip(clip: Clip, frames: list[int], masks: np.ndarray) -> Clip:
+    """`clip` with `masks` bool (H, W, k) as the labels of its `frames` (those past its end dropped)."""
+    keep = [i for i, t in enumerate(frames) if t < clip.n_frames]
+    label = np.zeros(clip.video.shape, dtype=bool)
+    label[:, :, [frames[i] for i in keep]] = masks[:, :, keep]
+    box = np.zeros(clip.video.shape[:2], dtype=bool)
+    top, left, bottom, right = box_bounds(label.any(axis=2))
+    box[top:bottom, left:right] = True
+    return Clip(clip.name, clip.video, clip.fps, label, [frames[i] for i in keep], box, "expert", clip.source)
+
+
+def read_marks() -> dict:
+    return json.loads((REAL_DIR / "marks.json").read_text())
+
+
+def write_labels() -> Path:
+    """Draw marks.json into labels.npz (frames, masks) beside it; returns the path."""
+    frames, masks = marks_to_masks(read_marks(), (480, 640))
+    path = REAL_DIR / "labels.npz"
+    np.savez_compressed(path, frames=np.asarray(frames), masks=masks)
+    return path
+
+
+def real_clips() -> list[Clip]:
+    """The labelled real clips: the 480 x 640 cine (16 frames) and its half-size copy (5 frames)."""
+    from pydicom import examples
+    from pydicom.data import get_testdata_file
+
+    from ..data import load_inputs
+
+    saved = np.load(REAL_DIR / "labels.npz")
+    frames, masks = [int(t) for t in saved["frames"]], saved["masks"]
+    full = load_inputs([get_testdata_file("color3d_jpeg_baseline.dcm")])[0]
+    half = load_inputs([examples.get_path("ybr_color")])[0]
+    _, half_masks = marks_to_masks(read_marks(), half.video.shape[:2], scale=0.5)
+    return [labelled_clip(full, frames, masks), labelled_clip(half, frames, half_masks)]
+
+
+@dataclass
+class FrameScore:
+    """One labelled frame: IoU with the marks, and the share of marked pixels inside the crop."""
+
+    clip: str
+    frame: int
+    state: str
+    iou: float
+    in_crop: float
+
+
+def score_real(segmenter, clips: list[Clip], marks: dict) -> list[FrameScore]:
+    """Per-frame scores of `segmenter` (a `mvcore.predict.Segmenter`) on the labelled `clips`."""
+    from ..metrics import frame_iou
+    from ..predict import annotated_mask
+
+    scores = []
+    for clip in clips:
+        mask = annotated_mask(segmenter, clip)
+        fr, fc, _, _ = segmenter.find_roi(clip.video).clipped(*clip.video.shape[:2])
+        for t in clip.frames:
+            truth = clip.label[:, :, t]
+            scores.append(FrameScore(clip.name, t, marks["frames"][str(t)]["state"],
+                                     frame_iou(truth, mask[:, :, t]), truth[fr, fc].sum() / max(truth.sum(), 1)))
+    return scores
+
+
+def summary(scores: list[FrameScore]) -> dict:
+    """Mean IoU, share of frames found (IoU > FOUND_IOU), share whose crop holds 90% of the marks."""
+    iou = np.array([s.iou for s in scores])
+    return {"frames": len(scores), "mean_iou": float(iou.mean()), "found": float((iou > FOUND_IOU).mean()),
+            "crop_holds": float(np.mean([s.in_crop >= 0.9 for s in scores]))}
+
+
+def run_real(model_dir: Path | None) -> dict:
+    """Print the per-frame table and the summary line of a model folder (bundled if None)."""
+    from ..predict import Segmenter
+
+    scores = score_real(Segmenter.load(model_dir), real_clips(), read_marks())
+    print("| clip | frame | state | IoU | marks inside the crop |\n|---|---|---|---|---|")
+    for s in scores:
+        print(f"| {s.clip} | {s.frame} | {s.state} | {s.iou:.3f} | {s.in_crop:.0%} |")
+    result = summary(scores)
+    print(f"\n{model_dir or 'bundled model'}: mean IoU {result['mean_iou']:.3f} over {result['frames']} frames, "
+          f"valve found on {result['found']:.0%} (IoU > {FOUND_IOU}), "
+          f"crop holds 90% of the marks on {result['crop_holds']:.0%}")
+    return result
+
+
+if __name__ == "__main__":
+    import sys
+
+    if sys.argv[1:] != ["--write-labels"]:
+        sys.exit("usage: python -m mvcore.bench.real --write-labels   (redraw labels.npz from marks.json)")
+    print(f"wrote {write_labels()}")

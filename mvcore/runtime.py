@@ -1,0 +1,78 @@
+"""Run a trained network on a batch: ONNX Runtime where it can, Keras otherwise.
+
+On a CPU, ONNX Runtime runs the U-Net about twice as fast as Keras on TensorFlow with the same
+outputs (to about 1e-7). A model folder keeps its networks' ONNX copies (`model.onnx`,
+`locator.onnx`) beside the Keras files; they are exported from the Keras files the first time
+the folder is loaded with ONNX Runtime installed, and again whenever the Keras file is newer.
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from .files import atomic_path
+
+RUNTIMES = ("auto", "onnx", "keras")
+
+
+class OnnxNet:
+    """An ONNX Runtime session with Keras' `predict_on_batch` call: float32 (N, ...) -> (N, ...)."""
+
+    def __init__(self, path: Path):
+        import onnxruntime
+
+        self.path = Path(path)
+        self.session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        self.input_name = self.session.get_inputs()[0].name
+
+    def predict_on_batch(self, x: np.ndarray) -> np.ndarray:
+        return self.session.run(None, {self.input_name: np.ascontiguousarray(x, dtype=np.float32)})[0]
+
+
+def onnx_runtime_available() -> bool:
+    try:
+        import onnxruntime  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def export_onnx(model, path: Path) -> Path:
+    """Write `model` (a Keras model) as ONNX at `path`, all or nothing; returns `path`."""
+    size = model.input_shape[1:]
+    model.predict_on_batch(np.zeros((1, *size), np.float32))  # Keras exports only a model that has run
+    with atomic_path(path) as tmp, warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)  # Keras' tf2onnx shim probes np.object
+        model.export(str(tmp), format="onnx", verbose=False)
+    return Path(path)
+
+
+def onnx_net(model, keras_file: Path) -> OnnxNet | None:
+    """The ONNX Runtime copy of `model` (loaded from `keras_file`), exported beside it when missing
+    or older; None where ONNX Runtime or the exporter is missing or the folder cannot be written."""
+    if not onnx_runtime_available():
+        return None
+    path = Path(keras_file).with_suffix(".onnx")
+    try:
+        if not path.is_file() or path.stat().st_mtime < Path(keras_file).stat().st_mtime:
+            export_onnx(model, path)
+        return OnnxNet(path)
+    except Exception:  # exporting must never stop prediction: Keras runs the model instead
+        return None
+
+
+def runner(model, keras_file: Path, runtime: str):
+    """What runs `model` for prediction: an `OnnxNet` for 'onnx' (or 'auto' where one can be had),
+    else the Keras model itself. `runtime`: one of RUNTIMES."""
+    if runtime == "keras":
+        return model
+    net = onnx_net(model, keras_file)
+    if net is None and runtime == "onnx":
+        from .errors import InputError
+
+        raise InputError(f"{keras_file}: cannot run with ONNX Runtime (is onnxruntime installed?); "
+                         "use --runtime keras")
+    return net or model
