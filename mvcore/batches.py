@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import cv2
 import keras
 import numpy as np
 
@@ -79,9 +80,10 @@ def augment_intensity(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 class SegmentationBatches(keras.utils.PyDataset):
     """Batches (x float32 (B, S, S, C), y float32 (B, S, S, 1)) of cropped examples.
 
-    `augment`: random crops and intensity changes (and left-right mirroring with `flip`), examples
-    drawn with replacement (`samples` per epoch, expert examples `expert_weight` times as likely);
-    otherwise each example once, in order, cropped exactly around its box (validation).
+    `augment`: random crops, small rotations, blur, resolution and intensity changes (and left-right
+    mirroring with `flip`), examples drawn with replacement (`samples` per epoch, expert examples
+    `expert_weight` times as likely); otherwise each example once, in order, cropped exactly around
+    its box (validation).
     """
 
     def __init__(self, examples: list[Example], size: int, margin: float, batch_size: int,
@@ -114,7 +116,9 @@ class SegmentationBatches(keras.utils.PyDataset):
         y = crop_stack(ex.label[:, :, None].astype(np.float32), roi, self.size)
         y = y.reshape(self.size, self.size, 1)
         if self.augment:
-            x = augment_intensity(x, self.rng)
+            if self.rng.random() < 0.5:
+                x, y = random_affine(x, y, self.rng, degrees=15.0, scale=(0.9, 1.1), shift=0.05)
+            x = augment_appearance(x, self.rng)
             if self.flip and self.rng.random() < 0.5:
                 x, y = x[:, ::-1], y[:, ::-1]
         return x, y
@@ -130,8 +134,48 @@ def collect_locator_examples(clips: list[Clip], size: int, per_clip: int) -> tup
     return np.concatenate(xs), np.concatenate(ys)
 
 
+MOTION_DROPOUT = 0.25  # share of augmented locator examples that see no motion map (a still frame's input)
+
+
+def random_affine(x: np.ndarray, y: np.ndarray, rng: np.random.Generator, degrees: float = 15.0,
+                  scale: tuple[float, float] = (0.8, 1.25), shift: float = 0.15) -> tuple[np.ndarray, np.ndarray]:
+    """The same random rotation (+-`degrees`), scale (within `scale`) and shift (+-`shift` of the side)
+    applied to input x float32 (S, S, C) and target y float32 (S, S, 1); 0 outside. Returns new arrays."""
+    size = x.shape[0]
+    turn = cv2.getRotationMatrix2D((size / 2, size / 2), rng.uniform(-degrees, degrees), rng.uniform(*scale))
+    turn[:, 2] += rng.uniform(-shift, shift, size=2) * size
+    warp = dict(dsize=(size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    return cv2.warpAffine(x, turn, **warp).reshape(x.shape), cv2.warpAffine(y, turn, **warp).reshape(y.shape)
+
+
+def augment_appearance(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """What differs between scanners, on float32 crops (S, S, C) in [0, 1]: blur (half the time), a
+    lower resolution (down then up, a third of the time), contrast, then gain, gamma and noise."""
+    size = x.shape[0]
+    if rng.random() < 0.5:
+        x = cv2.GaussianBlur(x, (0, 0), rng.uniform(0.3, 1.5)).reshape(x.shape)
+    if rng.random() < 1 / 3:
+        small = max(8, int(size * rng.uniform(0.4, 0.8)))
+        x = cv2.resize(cv2.resize(x, (small, small), interpolation=cv2.INTER_AREA), (size, size),
+                       interpolation=cv2.INTER_LINEAR).reshape(x.shape)
+    mean = float(x.mean())
+    x = np.clip(mean + (x - mean) * rng.uniform(0.7, 1.3), 0.0, 1.0).astype(np.float32)
+    return augment_intensity(x, rng)
+
+
+def augment_locator_example(x: np.ndarray, y: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """One locator example (x (S, S, 2): frame and motion map; y (S, S, 1): the box) augmented: a random
+    affine move, intensity changes of the frame, and the motion map dropped at random."""
+    x, y = random_affine(x, y, rng)
+    x[..., :1] = augment_intensity(x[..., :1], rng)
+    if rng.random() < MOTION_DROPOUT:
+        x[..., 1] = 0.0
+    return x, y
+
+
 class LocatorBatches(keras.utils.PyDataset):
-    """Batches of locator examples; with `augment`, random intensity changes and small shifts."""
+    """Batches of locator examples; with `augment`, each example moved, rescaled and rotated at random,
+    its intensity changed and its motion map dropped now and then (`augment_locator_example`)."""
 
     def __init__(self, x: np.ndarray, y: np.ndarray, batch_size: int, augment: bool, seed: int = 0):
         super().__init__()
@@ -144,11 +188,10 @@ class LocatorBatches(keras.utils.PyDataset):
 
     def __getitem__(self, index: int):
         picks = self.order[index * self.batch_size:(index + 1) * self.batch_size]
-        x, y = self.x[picks].copy(), self.y[picks].copy()
+        x, y = self.x[picks], self.y[picks]
         if self.augment:
-            x[..., :1] = augment_intensity(x[..., :1], self.rng)
-            dy, dx = self.rng.integers(-6, 7, size=2)
-            x, y = np.roll(x, (dy, dx), axis=(1, 2)), np.roll(y, (dy, dx), axis=(1, 2))
+            pairs = [augment_locator_example(xi, yi, self.rng) for xi, yi in zip(x, y)]
+            x, y = np.stack([p[0] for p in pairs]), np.stack([p[1] for p in pairs])
         return x, y
 
     def on_epoch_end(self):

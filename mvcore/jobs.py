@@ -84,6 +84,7 @@ class Progress:
     epochs: list[dict] = field(default_factory=list)
     validation: list[dict] = field(default_factory=list)
     messages: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
     done_epochs: int = 0
     planned_epochs: int = 0
     eta_s: float | None = None
@@ -177,6 +178,8 @@ def summarise_events(events: list[dict], planned: dict[str, int]) -> Progress:
             progress.messages.append(event.get("text", ""))
             if "stage 2 skipped" in event.get("text", ""):
                 planned["stage2"] = 0
+        elif kind == "warning":
+            progress.warnings.append(event.get("text", ""))
         elif kind == "done":
             progress.finished = event
     progress.done_epochs = len(progress.epochs)

@@ -26,10 +26,12 @@ from .batches import (Example, LocatorBatches, SegmentationBatches, clip_bounds,
 from .clip import Clip
 from .config import TrainConfig, save_config
 from .errors import InputError
+from .locate import locate_roi
 from .losses import LOSSES, hard_iou
 from .metrics import video_iou
 from .model import create_model, freeze_encoder_levels
 from .predict import Segmenter
+from .quality import HIT_SHARE, MIN_HIT_RATE, assess, fixed_box_iou, share_inside
 from .transforms import paste_stack
 
 Event = dict
@@ -119,6 +121,32 @@ def train_locator(config: TrainConfig, train: list[Clip], val: list[Clip], on_ev
     return locator
 
 
+def locator_hit_rate(locator, config: TrainConfig, clips: list[Clip]) -> float | None:
+    """Share of labelled `clips` whose located crop holds the valve (mvcore.quality.HIT_SHARE of its
+    labelled pixels); None without such clips."""
+    labelled = [c for c in clips if c.is_labelled]
+    if not labelled:
+        return None
+    crops = [locate_roi(locator, c.video, config.locator_size, config.margin) for c in labelled]
+    return float(np.mean([share_inside(roi, c) >= HIT_SHARE for roi, c in zip(crops, labelled)]))
+
+
+def located_or_whole_frame(config: TrainConfig, train: list[Clip], val: list[Clip], on_event, history, metrics):
+    """(config, locator): a trained locator, or none and the whole frame where it misses the valve on
+    validation videos (hit rate under mvcore.quality.MIN_HIT_RATE), so the segmenter then trains on
+    what it will see. The hit rate and any fallback go into `metrics['locator']`."""
+    locator = train_locator(config, [c for c in train if c.box is not None], [c for c in val if c.box is not None],
+                            on_event, history)
+    rate = locator_hit_rate(locator, config, val)
+    metrics["locator"] = {"val_box_hit_rate": rate, "fallback": None}
+    if rate is None or rate >= MIN_HIT_RATE:
+        return config, locator
+    metrics["locator"]["fallback"] = "whole_frame"
+    on_event({"kind": "warning", "text": f"the locator's crop held the valve on only {rate:.0%} of the validation "
+                                        "videos: segmenting whole frames instead"})
+    return dataclasses.replace(config, whole_frame=True, locator_size=0, margin=1.0), None
+
+
 def pipeline_iou(segmenter: Segmenter, clips: list[Clip]) -> dict[float, list[float]]:
     """Per-video IoU of the whole pipeline (locate, crop, segment, paste back) for each threshold."""
     scores = {float(t): [] for t in THRESHOLDS}
@@ -154,19 +182,42 @@ def pseudo_label_examples(segmenter: Segmenter, clips: list[Clip], count: int) -
     return examples
 
 
+def scored_clips(val: list[Clip]) -> list[Clip]:
+    """The validation videos a model is scored and its threshold chosen on: the experts, where there are any."""
+    return [c for c in val if c.dataset == "expert"] or val
+
+
+def check_quality(segmenter: Segmenter, pipeline: float | None, train_clips: list[Clip], val: list[Clip],
+                  history: list[dict], on_event) -> dict:
+    """`mvcore.quality.assess` of the finished model; each warning is also an event.
+
+    `pipeline`: its validation IoU at the chosen threshold (None when no stage was validated); the
+    crop IoU is the last epoch's validation IoU (crops around the true box, threshold 0.5).
+    """
+    if not val or pipeline is None:
+        quality = {"warnings": ["no validation videos (too few clips of each kind to hold any out): "
+                                "this model was not checked on clips it did not train on"]}
+    else:
+        crops = [row["val_iou"] for row in history if row["stage"] != "locator"]
+        hits = [share_inside(segmenter.find_roi(c.video), c) for c in val] if segmenter.locator is not None else []
+        quality = assess(pipeline, crops[-1] if crops else None, fixed_box_iou(train_clips, scored_clips(val)), hits)
+    for text in quality["warnings"]:
+        on_event({"kind": "warning", "text": text})
+    return quality
+
+
 def evaluate_stage(model, locator, config: TrainConfig, val: list[Clip], stage: str, on_event) -> dict:
     """Validation figures of the pipeline after a stage; expert clips decide the threshold."""
     if not val:
         return {}
     segmenter = Segmenter(model, locator, config, threshold=config.threshold or 0.5)
-    experts = [c for c in val if c.dataset == "expert"] or val
-    scores = pipeline_iou(segmenter, experts)
+    scores = pipeline_iou(segmenter, scored_clips(val))
     if config.threshold is None:
         threshold, best = choose_threshold(scores)
     else:
         threshold = config.threshold
         best = float(np.median(scores[min(scores, key=lambda t: abs(t - threshold))]))
-    result = {"val_videos": [c.name for c in experts], "val_iou_at_0.5": float(np.median(scores[0.5])),
+    result = {"val_videos": [c.name for c in scored_clips(val)], "val_iou_at_0.5": float(np.median(scores[0.5])),
               "threshold": threshold, "val_iou": best}
     on_event(dict(result, kind="validation", stage=stage))
     return result
@@ -192,17 +243,15 @@ def train(clips: list[Clip], out_dir: Path, config: TrainConfig,
     on_event({"kind": "start", "train_videos": len(train_clips), "val_videos": len(val_clips),
               "device": describe_device()})
     history: list[dict] = []
-    metrics: dict = {"train_videos": [c.name for c in train_clips]}
+    metrics: dict = {"train_videos": [c.name for c in train_clips], "recipe": dataclasses.asdict(config)}
     start = Segmenter.load(init_dir) if init_dir else None
     if start:  # fine-tuning keeps the starting model's shape, whatever sizes were asked for
         config = dataclasses.replace(config, **{k: getattr(start.config, k) for k in ARCHITECTURE})
     # the threshold where no validation chooses one: the asked one, else the starting model's
     fallback_threshold = config.threshold or (start.threshold if start else 0.5)
-    locator = None
-    if config.locator_size:
-        with_box = [c for c in train_clips if c.box is not None]
-        locator = start.locator if start and start.locator else train_locator(
-            config, with_box, [c for c in val_clips if c.box is not None], on_event, history)
+    locator = start.locator if start else None
+    if config.locator_size and locator is None:
+        config, locator = located_or_whole_frame(config, train_clips, val_clips, on_event, history, metrics)
     examples = collect_examples(train_clips, config.offsets)
     val_examples = collect_examples(val_clips, config.offsets)
     model = start.model if start else create_model("unet", size=config.crop_size, channels=len(config.offsets),
@@ -234,6 +283,8 @@ def train(clips: list[Clip], out_dir: Path, config: TrainConfig,
     last = metrics.get("stage2") or metrics.get("stage1") or {}
     metrics["threshold"] = last.get("threshold", fallback_threshold)
     metrics["val_iou"] = last.get("val_iou")
+    metrics["quality"] = check_quality(Segmenter(model, locator, config, metrics["threshold"]), metrics["val_iou"],
+                                       train_clips, val_clips, history, on_event)
     metrics["train_seconds"] = round(time.time() - started, 1)
     write_model_dir(out_dir, model, locator, config, metrics, history)
     on_event({"kind": "done", "out_dir": str(out_dir), **{k: metrics[k] for k in ("threshold", "train_seconds")}})

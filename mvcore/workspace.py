@@ -137,10 +137,16 @@ class ModelInfo:
         return self.metrics.get("val_iou")
 
     @property
+    def warnings(self) -> list[str]:
+        """What the training's quality check found wrong with this model (mvcore.quality)."""
+        return self.metrics.get("quality", {}).get("warnings", [])
+
+    @property
     def label(self) -> str:
-        """'NAME (bundled)', 'NAME (trained here, validation IoU 0.71)'."""
+        """'NAME (bundled)', 'NAME (trained here, validation IoU 0.71)', '... - warning: ...'."""
         extra = f", validation IoU {self.val_iou:.2f}" if self.val_iou is not None else ""
-        return f"{self.name} ({self.source}{extra})"
+        warned = " - warning: may be poor" if self.warnings else ""
+        return f"{self.name} ({self.source}{extra}){warned}"
 
     @property
     def version(self) -> str:
@@ -169,10 +175,12 @@ def list_models(bundled: Path = BUNDLED_MODEL) -> list[ModelInfo]:
 
 
 def model_rows(models: list[ModelInfo]) -> list[dict]:
-    """One table row per model: name, source, validation IoU, threshold, train videos, seconds."""
+    """One table row per model: name, source, validation IoU, locator box hits, threshold, train videos,
+    seconds and the quality check's warnings."""
     return [{"model": m.name, "source": m.source, "validation IoU": m.val_iou,
+             "box hits": m.metrics.get("quality", {}).get("box_hit_rate"),
              "threshold": m.metrics.get("threshold"), "train videos": len(m.metrics.get("train_videos", [])),
-             "train seconds": m.metrics.get("train_seconds")} for m in models]
+             "train seconds": m.metrics.get("train_seconds"), "warnings": "; ".join(m.warnings)} for m in models]
 
 
 # --- samples -----------------------------------------------------------------------------------

@@ -47,6 +47,8 @@ def show_job(job: jobs.Job) -> None:
         st.plotly_chart(charts.training_chart(progress.epochs), key=f"curves_{job.id}")
     if progress.messages:
         st.caption(" ".join(progress.messages))
+    for text in progress.warnings:
+        st.warning(f"This model may be poor: {text}.", icon=":material/warning:")
     if status != "running" and st.session_state.get("train_watching") == job.id:
         st.session_state.pop("train_watching")
         st.rerun(scope="app")  # refresh the model list and stop polling

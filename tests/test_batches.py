@@ -1,9 +1,10 @@
-"""Training examples and augmented batches."""
+"""Training examples and augmented batches: segmenter crops and locator examples moved with their box."""
 
 import numpy as np
 import pytest
 
-from mvcore.batches import Example, SegmentationBatches, unlabelled_frames
+from mvcore.batches import (MOTION_DROPOUT, Example, LocatorBatches, SegmentationBatches, augment_appearance,
+                            random_affine, unlabelled_frames)
 from mvcore.clip import Clip
 
 
@@ -39,3 +40,38 @@ def test_flipping_mirrors_frame_and_label_together(flip, some_on_the_right):
     on_the_right = y[:, :, 16:, 0].sum(axis=(1, 2)) > y[:, :, :16, 0].sum(axis=(1, 2))
     assert on_the_right.any() == some_on_the_right
     assert not on_the_right.all()
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_a_locator_example_moves_with_its_box(seed):
+    x = np.zeros((64, 64, 2), np.float32)
+    y = np.zeros((64, 64, 1), np.float32)
+    x[20:40, 24:44, 0] = 1.0      # a bright square exactly where the box is
+    x[..., 1] = 0.5
+    y[20:40, 24:44, 0] = 1.0
+    moved_x, moved_y = random_affine(x, y, np.random.default_rng(seed))
+    assert moved_x.shape == x.shape and moved_y.shape == y.shape
+    assert 0 < moved_y.sum() and 0.0 <= moved_y.min() and moved_y.max() <= 1.0
+    agree = (moved_x[..., 0] > 0.5) == (moved_y[..., 0] > 0.5)
+    assert agree.mean() > 0.99
+
+
+def test_the_motion_map_is_dropped_on_about_a_quarter_of_the_locator_examples():
+    x = np.full((400, 32, 32, 2), 0.5, np.float32)
+    y = np.zeros((400, 32, 32, 1), np.float32)
+    y[:, 8:24, 8:24] = 1.0
+    batches = LocatorBatches(x, y, batch_size=400, augment=True, seed=3)
+    bx, by = batches[0]
+    dropped = np.mean([not bx[i, ..., 1].any() for i in range(len(bx))])
+    assert abs(dropped - MOTION_DROPOUT) < 0.07
+    assert bx.shape == x.shape and by.shape == y.shape
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_appearance_changes_keep_a_crop_a_crop(seed):
+    yy, xx = np.mgrid[:48, :48]
+    x = (((xx // 6 + yy // 6) % 2) * 0.6 + 0.2).astype(np.float32)[..., None]
+    out = augment_appearance(x.copy(), np.random.default_rng(seed))
+    assert out.shape == x.shape and out.dtype == np.float32
+    assert 0.0 <= out.min() and out.max() <= 1.0
+    assert np.corrcoef(out.ravel(), x.ravel())[0, 1] > 0.3   # still the same picture

@@ -1,7 +1,9 @@
 """Training: split by video, threshold choice, stage 2 skipped without experts, and a tiny real run
 that must beat a trivial predictor on clips it never saw."""
 
+import csv
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -64,6 +66,15 @@ def tiny_set(tmp_path_factory):
     return folder
 
 
+@pytest.fixture(scope="module")
+def first_model(tiny_set, tmp_path_factory):
+    """A one-epoch model of the default recipe (with its locator) on the tiny set: where fine-tuning starts."""
+    folder = tmp_path_factory.mktemp("first") / "first"
+    train(load_aml(tiny_set / "train.pkl"), folder,
+          TrainConfig.preset_config("default", fast=True, epochs_stage1=1, epochs_stage2=1, locator_epochs=1))
+    return folder
+
+
 @pytest.mark.parametrize("field, value", [("loss", "dice"), ("lr_schedule", "linear")])
 def test_an_unknown_loss_or_schedule_is_refused_before_training(tiny_set, tmp_path, field, value):
     config = TrainConfig.preset_config("default", fast=True, **{field: value})
@@ -75,7 +86,7 @@ def test_an_unknown_loss_or_schedule_is_refused_before_training(tiny_set, tmp_pa
 def test_stage_2_is_skipped_with_a_message_without_expert_clips(tiny_set, tmp_path):
     amateurs = [c for c in load_aml(tiny_set / "train.pkl") if c.dataset == "amateur"]
     events = []
-    config = TrainConfig.preset_config("default", fast=True, epochs_stage1=1, locator_epochs=1)
+    config = TrainConfig.preset_config("default", fast=True, epochs_stage1=1, locator_size=0)
     metrics = train(amateurs, tmp_path / "m", config, on_event=events.append)
     assert "stage2" not in metrics and "stage1" in metrics
     assert any(e["kind"] == "message" and "stage 2 skipped" in e["text"] for e in events)
@@ -109,21 +120,20 @@ def test_a_tiny_training_run_beats_a_trivial_predictor_on_unseen_clips(tiny_set,
     assert float(np.median(ious)) > max(2 * trivial, 0.1), (ious, trivial)
 
 
-def test_fine_tuning_keeps_the_starting_models_shape(tiny_set, tmp_path):
+def test_fine_tuning_keeps_the_starting_models_shape(tiny_set, first_model, tmp_path):
     clips = load_aml(tiny_set / "train.pkl")
-    first = TrainConfig.preset_config("default", fast=True, epochs_stage1=1, epochs_stage2=1, locator_epochs=1)
-    train(clips, tmp_path / "first", first)
+    first = Segmenter.load(first_model).config
     asked = TrainConfig.preset_config("default", fast=True, crop_size=128, offsets=(-1, 0, 1), epochs_stage2=1)
-    train(clips, tmp_path / "tuned", asked, init_dir=tmp_path / "first")
+    train(clips, tmp_path / "tuned", asked, init_dir=first_model)
     tuned = Segmenter.load(tmp_path / "tuned")
     assert (tuned.config.crop_size, tuned.config.offsets) == (first.crop_size, first.offsets)
     assert tuned.segment(clips[0]).mask.shape == clips[0].video.shape
 
 
-def test_fine_tuning_without_validation_keeps_the_starting_models_threshold(tiny_set, tmp_path):
+def test_fine_tuning_without_validation_keeps_the_starting_models_threshold(tiny_set, first_model, tmp_path):
     clips = load_aml(tiny_set / "train.pkl")
     tiny = dict(fast=True, epochs_stage1=1, epochs_stage2=1, locator_epochs=1)
-    train(clips, tmp_path / "first", TrainConfig.preset_config("default", **tiny))
+    shutil.copytree(first_model, tmp_path / "first")
     metrics_path = tmp_path / "first" / "metrics.json"
     metrics_path.write_text(json.dumps(dict(json.loads(metrics_path.read_text()), threshold=0.35)))
     two_experts = [c for c in clips if c.dataset == "expert"][:2]  # too few to hold any out
@@ -131,6 +141,18 @@ def test_fine_tuning_without_validation_keeps_the_starting_models_threshold(tiny
                   init_dir=tmp_path / "first")
     assert "stage2" in tuned and not tuned["stage2"]
     assert tuned["threshold"] == 0.35 and Segmenter.load(tmp_path / "tuned").threshold == 0.35
+    assert any("not checked on clips it did not train on" in w for w in tuned["quality"]["warnings"])
+
+
+def test_training_records_its_quality_check(first_model):
+    metrics = json.loads((first_model / "metrics.json").read_text())
+    quality = metrics["quality"]
+    assert quality["pipeline_iou"] == metrics["val_iou"]
+    assert 0.0 <= quality["box_hit_rate"] <= 1.0 and 0.0 <= quality["trivial_iou"] <= 1.0
+    with open(first_model / "history.csv") as f:
+        last_epoch = list(csv.DictReader(f))[-1]
+    assert last_epoch["stage"] == "stage2" and quality["crop_iou"] == pytest.approx(float(last_epoch["val_iou"]))
+    assert isinstance(quality["warnings"], list)
 
 
 def test_pseudo_labels_come_from_unlabelled_frames_inside_the_clips_box(tiny_set):
@@ -153,10 +175,29 @@ def test_pseudo_labels_come_from_unlabelled_frames_inside_the_clips_box(tiny_set
                                     dict(loss="iou"), dict(lr_schedule="cosine")])
 def test_every_training_option_trains_a_model_that_segments(tiny_set, tmp_path, option):
     clips = load_aml(tiny_set / "train.pkl")
-    config = TrainConfig.preset_config("default", fast=True, epochs_stage1=1, epochs_stage2=1, locator_epochs=1,
+    # no locator (the options are the segmenter's): the segmenter sees the whole frame's square
+    config = TrainConfig.preset_config("default", fast=True, epochs_stage1=1, epochs_stage2=1, locator_size=0,
                                        **option)
     metrics = train(clips, tmp_path / "m", config)
     assert "stage2" in metrics
     segmenter = Segmenter.load(tmp_path / "m")
     assert {k: getattr(segmenter.config, k) for k in option} == option
     assert segmenter.segment(clips[0]).mask.shape == clips[0].video.shape
+
+
+@pytest.mark.parametrize("hit_rate, falls_back", [(0.25, True), (0.79, True), (0.8, False), (None, False)])
+def test_a_locator_that_misses_on_validation_gives_way_to_whole_frames(monkeypatch, hit_rate, falls_back):
+    from mvcore import train as training
+
+    untrained = create_model("unet", size=64, channels=2, base=4, depth=2)
+    monkeypatch.setattr(training, "train_locator", lambda *args: untrained)
+    monkeypatch.setattr(training, "locator_hit_rate", lambda *args: hit_rate)
+    config, events, metrics = TrainConfig.preset_config("default", fast=True), [], {}
+    used, locator = training.located_or_whole_frame(config, [], [], events.append, [], metrics)
+    assert metrics["locator"]["val_box_hit_rate"] == hit_rate
+    if falls_back:
+        assert locator is None and used.whole_frame and used.locator_size == 0
+        assert metrics["locator"]["fallback"] == "whole_frame"
+        assert [e["kind"] for e in events] == ["warning"] and "whole frames" in events[0]["text"]
+    else:
+        assert locator is untrained and used == config and metrics["locator"]["fallback"] is None and not events

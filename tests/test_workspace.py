@@ -126,4 +126,17 @@ def test_make_samples_regenerates_the_bundled_ones(tmp_path):
     for name in ("train_small.pkl", "test_small.pkl"):
         fresh, bundled = load_aml(tmp_path / name), load_aml(SAMPLES / name)
         assert [c.name for c in fresh] == [c.name for c in bundled]
-        assert all(np.array_equal(a.video, b.video) for a, b in zip(fresh, bundled))
+        for a, b in zip(fresh, bundled):
+            assert_same_within_float_noise(a.video, b.video)
+            if a.is_labelled:
+                assert np.array_equal(a.label, b.label) and a.frames == b.frames and np.array_equal(a.box, b.box)
+
+
+def assert_same_within_float_noise(fresh: np.ndarray, bundled: np.ndarray) -> None:
+    """Frames regenerated on another CPU or library version: floating point may round a grey level
+    the other way on a few pixels, so at most 1 level apart on at most 0.01% of them. Bit-identical
+    output on one machine is test_synth's `test_same_seed_same_clip_and_other_seed_other_clip`."""
+    assert fresh.shape == bundled.shape
+    diff = np.abs(fresh.astype(np.int16) - bundled.astype(np.int16))
+    assert diff.max() <= 1
+    assert np.count_nonzero(diff) <= 1e-4 * diff.size
