@@ -64,7 +64,9 @@ def build_unet(size: int = 128, channels: int = 3, base: int = 16, depth: int = 
 
 @register("seed_unet")
 def build_seed_unet(size: int = 128, channels: int = 1) -> keras.Model:
-    """The seed project's U-Net: 64 base filters, 5 poolings, a 2048-channel bottleneck (~66 M params).
+    """The seed project's U-Net: 64 base filters, 5 poolings, a 2048-channel bottleneck.
+
+    124 M parameters as built here (the seed reported 66 M: its decoder was lighter).
 
     Kept as the speed reference for `mvcore bench speed`; too slow to train on a CPU.
     """

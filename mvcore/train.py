@@ -1,9 +1,12 @@
-"""The user's recipe: a U-Net with an IoU loss, trained on all labelled frames, then fine-tuned on
-augmented expert frames with a lower learning rate and the first encoder level frozen.
+"""The user's recipe: a U-Net with an IoU loss (soft IoU + BCE by default; `TrainConfig.loss`),
+trained on all labelled frames, then fine-tuned on augmented expert frames with a lower learning
+rate and the first encoder level frozen.
 
 Before that, a small locator learns where the box is (the default recipe), so the segmenter can
-work on a crop at a resolution where the thin leaflets survive. Validation is split by video.
-Results go to a temporary folder that is moved into place only when everything is written.
+work on a crop at a resolution where the thin leaflets survive; where it misses the valve on the
+validation videos, the segmenter works on whole frames instead. Validation is split by video, and
+the finished model is checked against its crops and a fixed box (mvcore.quality). Results go to
+a temporary folder that is moved into place only when everything is written.
 """
 
 from __future__ import annotations

@@ -132,3 +132,12 @@ def test_every_bench_prints_the_machine_it_ran_on():
     text = header()
     assert cpu_model() in text and f"{usable_cores()} usable cores" in text
     assert "tensorflow intra-op" in text and f"keras {keras.__version__}" in text
+
+
+def test_bench_stress_trains_on_a_small_short_low_resolution_set(tmp_path, capsys):
+    tiny = "fast=true,epochs_stage1=1,epochs_stage2=0"   # the seed preset has no locator: one fit
+    assert main(["bench", "stress", f"s=seed:{tiny}", "--seeds", "3", "--work", str(tmp_path)]) == 0
+    rows = [line.split(" | ") for line in capsys.readouterr().out.splitlines() if line.startswith("| stress-seed3 |")]
+    assert [row[1] for row in rows] == ["s"] and 0.0 <= float(rows[0][2]) <= 1.0
+    clips = load_aml(tmp_path / "stress-seed3" / "train.pkl")
+    assert len(clips) == 36 and all(c.video.shape == (112, 112, 3) and c.dataset == "amateur" for c in clips)

@@ -50,4 +50,4 @@ def run(args) -> None:
     else:
         from .speed import speed
 
-        speed(work)
+        speed(work, quick=args.quick)

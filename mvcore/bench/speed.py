@@ -137,9 +137,16 @@ ROWS = [("params", "parameters", "{:,.0f}"), ("gflops_per_frame", "GFLOPs per fr
         ("peak_rss_mb", "peak resident memory (MB)", "{:.0f}")]
 
 
-def speed(work: Path) -> None:
-    """Print the speed table (markdown) for the default model and the seed's architecture."""
-    default, seed = in_subprocess("default", work), in_subprocess("seed", work)
+def speed(work: Path, quick: bool = False) -> None:
+    """Print the speed table (markdown) for the default model and the seed's architecture, then the
+    long clip; `quick`: the default model's column alone (to compare thread settings, say)."""
+    default = in_subprocess("default", work)
+    if quick:
+        print("| figure | default |\n|---|---|")
+        for key, label, fmt in ROWS:
+            print(f"| {label} | {fmt.format(default[key])} |")
+        return
+    seed = in_subprocess("seed", work)
     print("| figure | default | seed architecture | default / seed |\n|---|---|---|---|")
     for key, label, fmt in ROWS:
         print(f"| {label} | {fmt.format(default[key])} | {fmt.format(seed[key])} | {default[key] / seed[key]:.3g} |")
