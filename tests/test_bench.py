@@ -10,6 +10,7 @@ from mvcore.bench.accuracy import format_margin, trained_model
 from mvcore.bench.ideas import parse_variant
 from mvcore.bench.machine import cpu_model, header, usable_cores
 from mvcore.bench.real import REAL_DIR, FrameScore, marks_to_masks, read_marks, summary
+from mvcore.bench.stress import STRESS, stress
 from mvcore.cli import main
 from mvcore.config import TrainConfig, load_train_config
 from mvcore.data import load_aml
@@ -136,8 +137,14 @@ def test_every_bench_prints_the_machine_it_ran_on():
 
 def test_bench_stress_trains_on_a_small_short_low_resolution_set(tmp_path, capsys):
     tiny = "fast=true,epochs_stage1=1,epochs_stage2=0"   # the seed preset has no locator: one fit
-    assert main(["bench", "stress", f"s=seed:{tiny}", "--seeds", "3", "--work", str(tmp_path)]) == 0
-    rows = [line.split(" | ") for line in capsys.readouterr().out.splitlines() if line.startswith("| stress-seed3 |")]
-    assert [row[1] for row in rows] == ["s"] and 0.0 <= float(rows[0][2]) <= 1.0
+    shape = dict(STRESS, n_train=6, n_test=2)             # the stress set's shape, fewer clips
+    rows = stress([f"s=seed:{tiny}"], [3], tmp_path, shape)
+    assert [row["name"] for row in rows] == ["s"] and 0.0 <= rows[0]["score"] <= 1.0
+    assert capsys.readouterr().out.startswith("| stress-seed3 | s | ")
     clips = load_aml(tmp_path / "stress-seed3" / "train.pkl")
-    assert len(clips) == 36 and all(c.video.shape == (112, 112, 3) and c.dataset == "amateur" for c in clips)
+    assert len(clips) == 6 and all(c.video.shape == (112, 112, 3) and c.dataset == "amateur" for c in clips)
+
+
+def test_bench_stress_takes_variants_and_the_others_do_not(tmp_path, capsys):
+    assert main(["bench", "stress", "x=default:colour=3", "--work", str(tmp_path)]) == 2
+    assert "'colour' is not a TrainConfig field" in capsys.readouterr().err

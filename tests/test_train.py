@@ -171,8 +171,8 @@ def test_pseudo_labels_come_from_unlabelled_frames_inside_the_clips_box(tiny_set
     assert any(e.label.any() for e in examples)
 
 
-@pytest.mark.parametrize("option", [dict(flip=True), dict(pseudo_frames=4), dict(ema=True), dict(loss="iou_focal"),
-                                    dict(loss="iou"), dict(lr_schedule="cosine")])
+@pytest.mark.parametrize("option", [dict(flip=True, ema=True), dict(pseudo_frames=4, loss="iou_focal"),
+                                    dict(loss="iou", lr_schedule="cosine")])   # each option once, two at a time
 def test_every_training_option_trains_a_model_that_segments(tiny_set, tmp_path, option):
     clips = load_aml(tiny_set / "train.pkl")
     # no locator (the options are the segmenter's): the segmenter sees the whole frame's square

@@ -19,18 +19,19 @@ from .ideas import parse_variant
 STRESS = dict(n_train=36, n_test=10, frames_per_clip=3, datasets=("amateur",), size=112)
 
 
-def stress_set(work: Path, seed: int) -> Path:
-    """The stress set of `seed` in `work`, generated the first time."""
+def stress_set(work: Path, seed: int, shape: dict = STRESS) -> Path:
+    """The stress set of `seed` in `work` (`write_dataset` arguments `shape`), generated the first time."""
     from ..synth import write_dataset
 
     data = work / f"stress-seed{seed}"
     if not (data / "test_labels.pkl").is_file():
-        write_dataset(data, seed=seed, **STRESS)
+        write_dataset(data, seed=seed, **shape)
     return data
 
 
-def stress(variants: list[str], seeds: list[int], work: Path) -> list[dict]:
-    """Train and score each recipe (the default when none is named) on each seed's stress set.
+def stress(variants: list[str], seeds: list[int], work: Path, shape: dict = STRESS) -> list[dict]:
+    """Train and score each recipe (the default when none is named) on each seed's stress set
+    (`shape`: its `write_dataset` arguments, STRESS unless a test makes a smaller one).
 
     Prints one row each as it finishes; returns the rows.
     """
@@ -39,7 +40,7 @@ def stress(variants: list[str], seeds: list[int], work: Path) -> list[dict]:
     recipes = [parse_variant(text) for text in variants] or [("default", TrainConfig.preset_config("default"))]
     rows = []
     for seed in seeds:
-        data = stress_set(work, seed)
+        data = stress_set(work, seed, shape)
         clips = load_aml(data / "train.pkl")
         for name, config in recipes:
             folder = trained_model(work / f"stress-{name}-seed{seed}", clips, config)
