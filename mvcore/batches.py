@@ -80,18 +80,18 @@ def augment_intensity(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 class SegmentationBatches(keras.utils.PyDataset):
     """Batches (x float32 (B, S, S, C), y float32 (B, S, S, 1)) of cropped examples.
 
-    `augment`: random crops, small rotations, blur, resolution and intensity changes (and left-right
-    mirroring with `flip`), examples drawn with replacement (`samples` per epoch, expert examples
-    `expert_weight` times as likely); otherwise each example once, in order, cropped exactly around
-    its box (validation).
+    `augment`: random crops and intensity changes (with `scanner_aug` also small rotations, blur,
+    lower resolution and contrast; with `flip` left-right mirroring), examples drawn with
+    replacement (`samples` per epoch, expert examples `expert_weight` times as likely); otherwise
+    each example once, in order, cropped exactly around its box (validation).
     """
 
     def __init__(self, examples: list[Example], size: int, margin: float, batch_size: int,
                  whole_frame: bool = False, augment: bool = False, samples: int = 0,
-                 expert_weight: float = 1.0, flip: bool = False, seed: int = 0):
+                 expert_weight: float = 1.0, flip: bool = False, scanner_aug: bool = False, seed: int = 0):
         super().__init__()
         self.examples, self.size, self.margin, self.batch_size = examples, size, margin, batch_size
-        self.whole_frame, self.augment, self.flip = whole_frame, augment, flip
+        self.whole_frame, self.augment, self.flip, self.scanner_aug = whole_frame, augment, flip, scanner_aug
         self.samples = samples if augment else len(examples)
         weights = np.array([expert_weight if e.expert else 1.0 for e in examples])
         self.p = weights / weights.sum()
@@ -115,12 +115,19 @@ class SegmentationBatches(keras.utils.PyDataset):
         x = crop_stack(ex.frames, roi, self.size).astype(np.float32) / 255.0
         y = crop_stack(ex.label[:, :, None].astype(np.float32), roi, self.size)
         y = y.reshape(self.size, self.size, 1)
-        if self.augment:
+        return self.augmented(x, y) if self.augment else (x, y)
+
+    def augmented(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """A crop's random changes: intensity, or with `scanner_aug` a small rotation half the time and
+        `augment_appearance`; then the mirror half the time with `flip`."""
+        if self.scanner_aug:
             if self.rng.random() < 0.5:
                 x, y = random_affine(x, y, self.rng, degrees=15.0, scale=(0.9, 1.1), shift=0.05)
             x = augment_appearance(x, self.rng)
-            if self.flip and self.rng.random() < 0.5:
-                x, y = x[:, ::-1], y[:, ::-1]
+        else:
+            x = augment_intensity(x, self.rng)
+        if self.flip and self.rng.random() < 0.5:
+            x, y = x[:, ::-1], y[:, ::-1]
         return x, y
 
 

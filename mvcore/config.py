@@ -36,6 +36,7 @@ class TrainConfig:
     expert_weight: float = 2.0         # how much likelier an expert example is drawn in stage 1
     loss: str = "iou_bce"
     flip: bool = False                 # mirror crops left-right at random; predict as the mean with the mirror
+    scanner_aug: bool = True           # crops also rotated, blurred, lowered in resolution and contrast (scanners differ)
     ema: bool = False                  # keep the moving average of the weights (last ~100 steps) after each stage
     pseudo_frames: int = 0             # unlabelled frames per expert clip labelled by the stage-1 model for stage 2
     threshold: float | None = None     # None: chosen on the validation videos

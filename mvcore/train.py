@@ -265,6 +265,7 @@ def train(clips: list[Clip], out_dir: Path, config: TrainConfig,
     if config.epochs_stage1 and not start:
         fit_stage(model, SegmentationBatches(examples, augment=True, samples=config.samples_per_epoch,
                                              expert_weight=config.expert_weight, flip=config.flip,
+                                             scanner_aug=config.scanner_aug,
                                              seed=config.seed, **batches),
                   val_batches, config.epochs_stage1, config.lr_stage1, config.loss, "stage1", on_event, history,
                   ema=config.ema, schedule=config.lr_schedule)
@@ -277,7 +278,8 @@ def train(clips: list[Clip], out_dir: Path, config: TrainConfig,
                                              [c for c in train_clips if c.dataset == "expert"], config.pseudo_frames)
         freeze_encoder_levels(model, config.freeze_levels)
         fit_stage(model, SegmentationBatches(experts, augment=True, samples=config.samples_per_epoch,
-                                             flip=config.flip, seed=config.seed + 1, **batches),
+                                             flip=config.flip, scanner_aug=config.scanner_aug,
+                                             seed=config.seed + 1, **batches),
                   val_batches, config.epochs_stage2, config.lr_stage2, config.loss, "stage2", on_event, history,
                   ema=config.ema, schedule=config.lr_schedule)
         metrics["stage2"] = evaluate_stage(model, locator, config, val_clips, "stage2", on_event)

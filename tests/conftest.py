@@ -79,3 +79,10 @@ def small_video_bytes(frames: int = 12, size=(64, 80)) -> bytes:
     clip = [np.repeat(((xx + 3 * t + yy) % 256).astype(np.uint8)[..., None], 3, axis=2) for t in range(frames)]
     with tempfile.TemporaryDirectory() as tmp:
         return write_mp4(clip, Path(tmp) / "v.mp4", 25.0).read_bytes()
+
+
+def pytest_collection_modifyitems(items):
+    """Run the tests marked `long` (whole trainings, the browser) first: with two workers (`make
+    test` runs `pytest -n 2`) the run then ends when the work does, not when a long test that
+    happened to start last does."""
+    items.sort(key=lambda item: item.get_closest_marker("long") is None)

@@ -79,6 +79,7 @@ def test_a_malformed_variant_is_refused_by_name(text, problem):
         parse_variant(text)
 
 
+@pytest.mark.long
 def test_bench_ideas_trains_and_scores_each_variant_side_by_side(tmp_path, capsys):
     write_dataset(tmp_path / "synth-seed5-scale0.4", seed=5, n_train=14, n_test=3, scale=0.4)
     tiny = "fast=true,epochs_stage1=1,epochs_stage2=0"  # the seed preset has no locator: one fit each

@@ -21,6 +21,7 @@ def server(tmp_path, bundled_model):
         yield url
 
 
+@pytest.mark.long
 def test_upload_dicom_segment_watch_and_download(server, tmp_path):
     dicom = get_testdata_file("color3d_jpeg_baseline.dcm")
     assert chromium_exists(), f"{CHROMIUM} is missing (make chromium)"

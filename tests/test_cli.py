@@ -29,6 +29,7 @@ def fast_model(small_set, tmp_path_factory):
     return out
 
 
+@pytest.mark.long
 def test_train_writes_every_file_of_a_model_folder(fast_model):
     names = {p.name for p in fast_model.iterdir()}
     assert {"model.keras", "locator.keras", "config.json", "history.csv", "metrics.json", "curves.png"} <= names

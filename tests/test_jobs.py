@@ -19,6 +19,7 @@ def wait_for(predicate, timeout_s: float, what: str):
     raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
 
 
+@pytest.mark.long
 def test_training_job_runs_to_a_listed_model_and_refuses_a_second(ws, train_pickle):
     job = jobs.start_training([train_pickle], "tiny", jobs.TrainSettings(fast=True))
     assert job.status() == "running" and jobs.active_job().id == job.id
