@@ -14,21 +14,21 @@ INSTALL_SELF := $(PY) -m pip install -q --no-deps --no-build-isolation -e .
 $(PY):
 	$(PYTHON) -m venv .venv
 
-$(APP_STAMP): requirements.lock pyproject.toml | $(PY)
-	$(PY) -m pip install -q --require-hashes -r requirements.lock
+$(APP_STAMP): requirements.txt pyproject.toml | $(PY)
+	$(PY) -m pip install -q --require-hashes -r requirements.txt
 	$(INSTALL_SELF)
 	touch $@
 
-$(DEV_STAMP): requirements-dev.lock pyproject.toml | $(PY)
-	$(PY) -m pip install -q --require-hashes -r requirements-dev.lock
+$(DEV_STAMP): requirements-dev.txt pyproject.toml | $(PY)
+	$(PY) -m pip install -q --require-hashes -r requirements-dev.txt
 	$(INSTALL_SELF)
 	touch $@ $(APP_STAMP)
 
 lock: | $(PY)
 	$(PY) -m pip install -q uv
-	$(PY) -m uv pip compile -q --python-version 3.11 --generate-hashes requirements.in -o requirements.lock
+	$(PY) -m uv pip compile -q --python-version 3.11 --generate-hashes requirements.in -o requirements.txt
 	$(PY) -m uv pip compile -q --python-version 3.11 --generate-hashes requirements.in requirements-dev.in \
-		-c requirements.lock -o requirements-dev.lock
+		-c requirements.txt -o requirements-dev.txt
 
 chromium:
 	@command -v chromium >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
