@@ -115,6 +115,32 @@ def folder_of_text(tmp):
     return tmp / "notes"
 
 
+def image_file(path, frame):
+    """Write uint8 (H, W) as an image file whose type the suffix of `path` names."""
+    from PIL import Image
+
+    Image.fromarray(frame).save(path)
+    return path
+
+
+def tiff_pages(tmp, videos):
+    """A multi-page TIFF, one page per uint8 (H, W, 1) in `videos`."""
+    from PIL import Image
+
+    pages = [Image.fromarray(v[:, :, 0]) for v in videos]
+    pages[0].save(tmp / "pages.tif", save_all=True, append_images=pages[1:])
+    return tmp / "pages.tif"
+
+
+def frame_folder(tmp, videos, names=None):
+    """A folder of PNG frames frame_<i>.png, one per uint8 (H, W, 1) in `videos`."""
+    folder = tmp / "frames"
+    folder.mkdir()
+    for name, video in zip(names or [f"frame_{i}.png" for i in range(len(videos))], videos):
+        image_file(folder / name, video[:, :, 0])
+    return folder
+
+
 def read_train(path):
     return data.load_aml(path, split="train")
 
@@ -140,8 +166,6 @@ BAD_INPUTS = [  # (id, make(tmp_path) -> path, reader, words the message must ho
      "outside"),
     ("aml_dataset", lambda t: aml(t, make_record(dataset="novice")), data.load_aml, "'novice'"),
     ("aml_name_is_a_path", lambda t: aml(t, make_record(name="../../etc/x")), data.load_aml, "path separator"),
-    ("aml_one_frame", lambda t: aml(t, make_record(video=make_video(t=1), label=DROP,
-                                                   frames=DROP)), data.load_aml, "1 frame"),
     ("aml_empty_list", lambda t: aml(t), data.load_aml, "empty"),
     ("aml_not_a_list", lambda t: write_pickle(t / "d.pkl", make_record()), data.load_aml,
      "list of video records"),
@@ -160,8 +184,6 @@ BAD_INPUTS = [  # (id, make(tmp_path) -> path, reader, words the message must ho
      data.load_inputs, "cannot be played"),
     ("mp4_text", lambda t: file_with(t, "t.mp4", "hello"), data.read_video,
      "cannot be played"),
-    ("mp4_one_frame", lambda t: write_mp4(t / "one.mp4", make_video(t=1)), data.load_inputs,
-     "1 frame"),
     ("mp4_truncated",
      lambda t: truncated(t, "cut.mp4", write_mp4(t / "whole.mp4", make_video(t=30)).read_bytes()),
      data.read_video, "cannot be played"),  # 'mp4v' writes the index last: nothing opens
@@ -173,12 +195,25 @@ BAD_INPUTS = [  # (id, make(tmp_path) -> path, reader, words the message must ho
     ("dcm_truncated",
      lambda t: truncated(t, "cut.dcm", Path(pydicom_file("emri_small.dcm")).read_bytes()),
      data.read_dicom, "DICOM"),
-    ("npy_2d", lambda t: npy(t, "a.npy", np.zeros((H, W))), data.load_inputs,
+    ("npy_4d", lambda t: npy(t, "a.npy", np.zeros((H, W, T, 3))), data.load_inputs,
      "3 axes"),
+    ("npy_no_frames", lambda t: npy(t, "z.npy", np.zeros((H, W, 0), np.uint8)), data.load_inputs,
+     "no frames"),
+    ("aml_dataset_array", lambda t: aml(t, make_record(dataset=np.array(["expert"]))), data.load_aml,
+     "'dataset' is a <U6 array"),
+    ("aml_dataset_number", lambda t: aml(t, make_record(dataset=3)), data.load_aml, "'dataset' is 3"),
+    ("aml_objects_nested_in_a_list", lambda t: aml(t, make_record(frames=[0, np.array([{}], dtype=object)])),
+     data.load_aml, "'frames'[1] is a object array"),
+    ("aml_objects_in_a_dict", lambda t: aml(t, make_record(extra={"a": [np.array([1.5])]})),
+     data.load_aml, "'extra'['a'][0] is a float64 array"),
+    ("aml_key_not_a_string", lambda t: aml(t, {**make_record(), 3: "x"}), data.load_aml, "has a key 3"),
+    ("png_garbage", lambda t: file_with(t, "f.png", "not an image"), data.load_inputs, "not a readable image"),
+    ("tiff_pages_of_two_sizes", lambda t: tiff_pages(t, [make_video(t=1), make_video(t=1, h=20)]),
+     data.load_inputs, "pages differ in size"),
+    ("frames_of_two_sizes", lambda t: frame_folder(t, [make_video(t=1), make_video(t=1, w=30)]),
+     data.load_inputs, "a clip's frames must all be the same size"),
     ("npy_objects", lambda t: npy(t, "o.npy", np.array([{}], dtype=object)),
      data.read_array, "not a readable NumPy file"),
-    ("npy_one_frame", lambda t: npy(t, "s.npy", make_video(t=1)),
-     data.read_array, "1 frame"),
     ("npy_bad_axis", lambda t: npy(t, "b.npy", make_video()),
      lambda p: data.read_array(p, axis="TWH"), "axis"),
     ("folder_empty", empty_folder, data.load_inputs, "empty"),
@@ -372,3 +407,113 @@ def test_frames_last_is_the_frames_stacked_on_the_last_axis(t, h, w):
     for given in (frames, np.stack(frames, axis=0)):
         video = frames_last(given)
         assert video.flags.c_contiguous and np.array_equal(video, expected)
+
+
+# --- still images and one-frame clips are clips ---------------------------------------------------
+
+ONE_FRAME = make_video(t=1)
+STILLS = [  # (id, make(tmp) -> path, expected name, expected frames uint8 (H, W, T), grey-level tolerance)
+    ("png", lambda t: image_file(t / "still.png", ONE_FRAME[:, :, 0]), "still", ONE_FRAME, 0),
+    ("jpeg", lambda t: image_file(t / "still.jpg", ONE_FRAME[:, :, 0]), "still", ONE_FRAME, 12),
+    ("tiff_pages", lambda t: tiff_pages(t, [ONE_FRAME, 255 - ONE_FRAME]), "pages",
+     np.concatenate([ONE_FRAME, 255 - ONE_FRAME], axis=2), 0),
+    ("npy_one_frame", lambda t: npy(t, "s.npy", ONE_FRAME), "s", ONE_FRAME, 0),
+    ("npy_2d_frame", lambda t: npy(t, "f.npy", ONE_FRAME[:, :, 0]), "f", ONE_FRAME, 0),
+    ("mp4_one_frame", lambda t: write_mp4(t / "one.mp4", make_video(t=1, h=32, w=48)), "one",
+     make_video(t=1, h=32, w=48), 12),
+    ("aml_one_frame", lambda t: aml(t, make_record(video=ONE_FRAME, label=DROP, frames=DROP, box=DROP)),
+     "ABCDE12345", ONE_FRAME, 0),
+    ("numbered_frames", lambda t: frame_folder(t, [ONE_FRAME + i for i in range(11)], [f"f{i}.png" for i in range(11)]),
+     "frames", np.concatenate([ONE_FRAME + i for i in range(11)], axis=2), 0),   # f10 after f9, not after f1
+]
+
+
+@pytest.mark.parametrize("make, name, expected, tolerance", [c[1:] for c in STILLS], ids=[c[0] for c in STILLS])
+def test_still_images_one_frame_clips_and_frame_folders_are_read(tmp_path, make, name, expected, tolerance):
+    (clip,) = data.load_inputs(make(tmp_path))
+    assert clip.name == name and clip.shape == expected.shape and clip.video.dtype == np.uint8
+    assert np.abs(clip.video.astype(int) - expected).max() <= tolerance
+
+
+# --- decompression bombs are refused while reading ------------------------------------------------
+
+def npy_header_only(path, shape):
+    """A .npy file whose header claims `shape` uint8 but that holds no data: what a bomb claims."""
+    with open(path, "wb") as file:
+        np.lib.format.write_array_header_1_0(file, {"descr": "|u1", "fortran_order": False, "shape": shape})
+    return path
+
+
+def npz_bomb(tmp):
+    """8 GB of frames claimed by a few hundred bytes (the issue's 2000 x 2000 x 2048 zeros)."""
+    inner = npy_header_only(tmp / "video.npy", (2000, 2000, 2048))
+    import zipfile
+
+    with zipfile.ZipFile(tmp / "bomb.npz", "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.write(inner, "video.npy")
+    return tmp / "bomb.npz"
+
+
+def dicom_claiming(tmp, frames):
+    """A real RLE DICOM (64 x 64, 10 frames) whose header claims `frames` frames."""
+    import pydicom
+
+    ds = pydicom.dcmread(pydicom_file("emri_small_RLE.dcm"))
+    ds.NumberOfFrames = frames
+    ds.save_as(tmp / "claims.dcm")
+    return tmp / "claims.dcm"
+
+
+BOMBS = [  # (id, make(tmp) -> path, environment, words of the message)
+    ("npz_8_GB", npz_bomb, {}, "2000 x 2000 x 2048"),
+    ("npy_8_GB", lambda t: npy_header_only(t / "bomb.npy", (2048, 2000, 2000)), {}, "more than the limit"),
+    ("gzip_pickle", lambda t: aml(t, make_record(video=np.zeros((400, 500, 300), np.uint8),
+                                                 label=DROP, frames=DROP, box=DROP)),
+     {"MVCORE_MAX_INPUT_GB": "0.005"}, "unpacks into more than 0.005 GB"),
+    ("dicom_frames", lambda t: dicom_claiming(t, 10 ** 6), {}, "64 x 64 x 1000000"),
+    ("mp4", lambda t: write_mp4(t / "long.mp4", make_video(t=40, h=32, w=48)),
+     {"MVCORE_MAX_FRAME_PIXELS": "20000"}, "more than the limit of 20,000"),
+    ("gif", lambda t: frames_gif(t / "long.gif", make_video(t=40)),
+     {"MVCORE_MAX_FRAME_PIXELS": "5000"}, "x 40 ="),
+    ("frame_folder", lambda t: frame_folder(t, [make_video(t=1)] * 30),
+     {"MVCORE_MAX_FRAME_PIXELS": "5000"}, "more than the limit of 5,000"),
+]
+
+
+def frames_gif(path, video):
+    import imageio.v3 as iio
+
+    iio.imwrite(path, np.moveaxis(video, 2, 0), duration=50, loop=0)
+    return path
+
+
+@pytest.mark.parametrize("make, environment, words", [c[1:] for c in BOMBS], ids=[c[0] for c in BOMBS])
+def test_a_file_claiming_more_than_the_limit_is_refused_before_it_is_unpacked(tmp_path, monkeypatch, make,
+                                                                              environment, words):
+    import tracemalloc
+
+    path = make(tmp_path)
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    tracemalloc.start()
+    try:
+        with pytest.raises(InputError) as caught:
+            data.load_inputs(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert str(caught.value).startswith(str(path)) and words in str(caught.value), caught.value
+    assert peak < 40e6, f"{peak / 1e6:.0f} MB taken before the refusal"
+
+
+@pytest.mark.parametrize("value", ["lots", "0", "-1"])
+def test_a_bad_limit_in_the_environment_is_named(monkeypatch, value):
+    monkeypatch.setenv("MVCORE_MAX_INPUT_GB", value)
+    with pytest.raises(InputError, match=f"MVCORE_MAX_INPUT_GB='{value}': expected a positive number"):
+        data.input_limits()
+
+
+def test_the_default_limits_take_a_large_expert_clip(tmp_path):
+    limits = data.input_limits()
+    limits.check_pixels((600, 800, 2000), "expert.pkl")   # 960 M values: a long expert clip
+    limits.check_bytes(2_500_000_000, "train.pkl")          # a 2.5 GB unpacked expert pickle

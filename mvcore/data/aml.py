@@ -13,6 +13,7 @@ import numpy as np
 
 from mvcore.clip import Clip
 from mvcore.data.checks import _existing_file, _one_line, check_video
+from mvcore.data.limits import CappedReader, input_limits
 from mvcore.errors import InputError
 
 AML_EXTENSIONS = (".pkl", ".pickle", ".pkl.gz", ".pickle.gz")
@@ -50,25 +51,47 @@ def _open_pickle(path: Path):
     return gzip.open(path, "rb") if magic == b"\x1f\x8b" else open(path, "rb")
 
 
-def _check_pickle_arrays(records: list[dict], path) -> None:
-    """Refuse arrays of objects, floats, strings...: AML holds uint8/bool (and integer) arrays."""
+PLAIN_TYPES = (str, int, float, bool, type(None))
+
+
+def _refuse_odd_values(value, where: str) -> None:
+    """Refuse anything but plain values, lists, tuples, dicts and uint8/bool/integer arrays, at any depth.
+
+    AML data holds no arrays of objects, floats or strings; an object array could hide anything.
+    """
+    if isinstance(value, np.ndarray):
+        if value.dtype.kind not in "bui":
+            raise InputError(f"{where} is a {value.dtype} array; AML data holds only uint8, bool or integer arrays")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _refuse_odd_values(item, f"{where}['{key}']")
+    elif isinstance(value, (list, tuple)):
+        for i, item in enumerate(value):
+            _refuse_odd_values(item, f"{where}[{i}]")
+    elif not isinstance(value, PLAIN_TYPES):
+        raise InputError(f"{where} is a {type(value).__name__}; AML data holds only arrays and plain values")
+
+
+def _check_pickle_values(records: list[dict], path) -> None:
+    """Every value of every record, at any depth, is a plain value or an AML array."""
     for i, record in enumerate(records):
         for key, value in record.items():
-            if isinstance(value, np.ndarray) and value.dtype.kind not in "bui":
-                raise InputError(f"{_where(path, i, record)}: '{key}' is a {value.dtype} array; "
-                                 "AML data holds only uint8 or bool arrays")
+            if not isinstance(key, str):
+                raise InputError(f"{_where(path, i, record)}: has a key {key!r}; AML keys are strings")
+            _refuse_odd_values(value, f"{_where(path, i, record)}: '{key}'")
 
 
 def load_pickle(path) -> list[dict]:
     """Safely load a (gzip-compressed or plain) pickle holding a non-empty list of dicts.
 
     Only numpy arrays and plain Python values are built; a pickle referencing anything else
-    (os.system, eval, ...) is refused before any of it runs.
+    (os.system, eval, ...) is refused before any of it runs, and one unpacking into more than
+    `mvcore.data.limits` allows is refused when it reaches the limit.
     """
     path = _existing_file(path)
     try:
         with _open_pickle(path) as file:
-            records = _AmlUnpickler(file, path).load()
+            records = _AmlUnpickler(CappedReader(file, input_limits(), str(path)), path).load()
     except InputError:
         raise
     except Exception as exc:  # zlib, gzip, pickle and numpy errors from a damaged file
@@ -81,7 +104,7 @@ def load_pickle(path) -> list[dict]:
     for i, record in enumerate(records):
         if not isinstance(record, dict):
             raise InputError(f"{path}: record {i} is a {type(record).__name__}, expected a dict")
-    _check_pickle_arrays(records, path)
+    _check_pickle_values(records, path)
     return records
 
 
@@ -143,7 +166,7 @@ def _check_box(record: dict, shape: tuple, where: str) -> np.ndarray:
 
 def _check_dataset(record: dict, where: str) -> str:
     dataset = record["dataset"]
-    if dataset not in ("amateur", "expert"):
+    if not isinstance(dataset, str) or dataset not in ("amateur", "expert"):
         raise InputError(f"{where}: 'dataset' is {dataset!r}, expected 'amateur' or 'expert'")
     return dataset
 

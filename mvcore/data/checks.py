@@ -19,12 +19,11 @@ def _one_line(exc: BaseException) -> str:
     return text if len(text) <= 160 else text[:157] + "..."
 
 
-def check_video(video, path, min_frames: int = 2) -> np.ndarray:
+def check_video(video, path) -> np.ndarray:
     """Return `video` if it is a usable uint8 (H, W, T) clip, else raise InputError.
 
-    H and W must be at least 8 pixels, T at least `min_frames` (1 for a single DICOM image,
-    2 for anything that claims to be a video). `path` starts the message (a file, or a file
-    and a record).
+    H and W must be at least 8 pixels, T at least 1 (a still image is a clip of one frame).
+    `path` starts the message (a file, or a file and a record).
     """
     if not isinstance(video, np.ndarray):
         raise InputError(f"{path}: the video is a {type(video).__name__}, not an image array")
@@ -36,9 +35,8 @@ def check_video(video, path, min_frames: int = 2) -> np.ndarray:
     if height < MIN_SIDE or width < MIN_SIDE:
         raise InputError(f"{path}: frames of {height} x {width} pixels are too small "
                          f"(at least {MIN_SIDE} x {MIN_SIDE})")
-    if n_frames < min_frames:
-        raise InputError(f"{path}: the video has {n_frames} frame(s), "
-                         f"at least {min_frames} are needed")
+    if n_frames < 1:
+        raise InputError(f"{path}: the video holds no frames")
     return video
 
 

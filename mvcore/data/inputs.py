@@ -1,4 +1,8 @@
-"""Any input: the reader for each file picked by its suffix (or DICOM preamble), folders expanded."""
+"""Any input: the reader for each file picked by its suffix (or DICOM preamble), folders expanded.
+
+A folder's images (PNG, JPEG, TIFF) are one clip, its frames in numbered order; its other files
+are read one by one.
+"""
 
 from __future__ import annotations
 
@@ -11,15 +15,18 @@ from mvcore.data.checks import _existing_file
 from mvcore.data.media import (
     ARRAY_EXTENSIONS,
     DICOM_EXTENSIONS,
+    IMAGE_EXTENSIONS,
     VIDEO_EXTENSIONS,
     read_arrays,
     read_dicom,
+    read_frame_folder,
+    read_image,
     read_video,
 )
 from mvcore.errors import InputError
 
 _KINDS = (("aml", AML_EXTENSIONS), ("video", VIDEO_EXTENSIONS),
-          ("dicom", DICOM_EXTENSIONS), ("array", ARRAY_EXTENSIONS))
+          ("dicom", DICOM_EXTENSIONS), ("array", ARRAY_EXTENSIONS), ("image", IMAGE_EXTENSIONS))
 _EXPECTED = ", ".join(ext for _, extensions in _KINDS for ext in extensions)
 
 
@@ -40,16 +47,18 @@ def _file_kind(path: Path) -> str | None:
 
 
 def _readable_files(path: Path) -> list[tuple[Path, str]]:
-    """[(file, kind)]: the file itself, or a folder's readable files (sorted, not recursive)."""
+    """[(file, kind)]: the file itself, or a folder's readable files (sorted, not recursive), its
+    images standing as one ('frames', the folder itself) after the others."""
     if path.is_dir():
         files = [p for p in sorted(path.iterdir()) if p.is_file() and not p.name.startswith(".")]
         readable = [(p, kind) for p in files if p.name != "DICOMDIR" and (kind := _file_kind(p))]
         if not files:
             raise InputError(f"{path}: the folder is empty")
         if not readable:
-            raise InputError(f"{path}: the folder holds no videos, DICOM files, arrays or AML "
+            raise InputError(f"{path}: the folder holds no videos, DICOM files, arrays, images or AML "
                              f"pickles (expected {_EXPECTED})")
-        return readable
+        others = [(p, kind) for p, kind in readable if kind != "image"]
+        return others + ([(path, "frames")] if len(others) < len(readable) else [])
     kind = _file_kind(_existing_file(path))
     if kind is None:
         found = f"'{path.suffix}'" if path.suffix else "(no suffix, and not DICOM)"
@@ -65,14 +74,18 @@ def _read_file(path: Path, kind: str, axis: str) -> list[Clip]:
         return [read_video(path)]
     if kind == "dicom":
         return [read_dicom(path)]
+    if kind == "image":
+        return [read_image(path)]
+    if kind == "frames":
+        return [read_frame_folder(path, [p for p in path.iterdir() if _file_kind(p) == "image"])]
     return read_arrays(path, axis)
 
 
 def load_inputs(paths, axis: str = "HWT") -> list[Clip]:
     """Clips from files and folders of any supported type, in the order given.
 
-    paths: one path or several; a folder stands for its readable files. An AML pickle gives all
-    its clips, a .npz one per array (laid out as `axis`).
+    paths: one path or several; a folder stands for its readable files, its images for one clip of
+    numbered frames. An AML pickle gives all its clips, a .npz one per array (laid out as `axis`).
     """
     if isinstance(paths, (str, os.PathLike)):
         paths = [paths]
