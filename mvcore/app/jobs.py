@@ -2,7 +2,7 @@
 
 The process runs in its own session (process group), outside any web request, so a page reload,
 a second browser tab or a closed browser neither stops nor duplicates it. Everything about a job
-is in its folder, workspace/jobs/ID/:
+is in its folder, workspace/jobs/ID/ (mvcore.app.storage):
 
     job.json      id, model name and folder, command, settings, planned epochs, start time
     pid           process-group leader (a /bin/sh wrapper around the trainer)
@@ -31,9 +31,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from mvcore.app.storage import REPO, check_model_name, workspace_dir
 from mvcore.errors import InputError
-from mvcore.workspace import REPO, check_model_name, is_model_dir, sanitise_name, workspace_dir
-
+from mvcore.files import sanitise_name
+from mvcore.predict import is_model_dir
 
 
 class JobBusy(InputError):

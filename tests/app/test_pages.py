@@ -10,7 +10,7 @@ from streamlit import config as st_config
 from streamlit.testing.v1 import AppTest
 
 from conftest import BAD_UPLOADS, REPO, SAMPLES, small_video_bytes
-from mvcore import jobs
+from mvcore.app import jobs
 from mvcore.data import load_aml
 from mvcore.export import read_submission_csv
 
