@@ -5,9 +5,8 @@ import time
 import streamlit as st
 
 from mvcore.app import charts, outputs, storage
-from mvcore.errors import InputError
-from mvcore.files import sanitise_name
 from mvcore.app.widgets import pick_data, pick_model, segmenter_for, setup_page
+from mvcore.errors import InputError
 
 MAX_KEPT_RESULTS = 3
 
@@ -60,8 +59,8 @@ if segmenter is not None and clip is not None and (clicked or (request and reque
         started = time.time()
         result = segmenter.segment(clip, progress=lambda f: bar.progress(f, text=f"Segmenting... {f:.0%}"))
         downloads = outputs.ClipOutputs(clip, result, storage.results_dir(*key))
-        bar.progress(1.0, text="Writing the overlay video...")
-        downloads.overlay_mp4(style)
+        bar.progress(1.0, text="Writing the overlay video, GIF and per-frame table...")
+        downloads.files(style)
         bar.empty()
         results[key] = {"downloads": downloads, "seconds": time.time() - started}
         for old in list(results)[:-MAX_KEPT_RESULTS]:
@@ -75,6 +74,7 @@ if shown is None:
 downloads = shown["downloads"]
 clip, result = downloads.clip, downloads.result
 rows = downloads.rows()
+files = downloads.files(style)
 st.divider()
 st.subheader(f"{clip.name}")
 st.caption(f"Segmented {clip.n_frames} frame{'s' * (clip.n_frames != 1)} in {shown['seconds']:.1f} s. Red: predicted valve"
@@ -83,7 +83,7 @@ st.caption(f"Segmented {clip.n_frames} frame{'s' * (clip.n_frames != 1)} in {sho
 width = "stretch" if clip.shape[1] >= 400 else 400  # small clips are not blown up to the column
 video_col, frame_col = st.columns(2, gap="large")
 with video_col:
-    st.video(str(downloads.overlay_mp4(style)), loop=True, autoplay=True, muted=True, width=width)
+    st.video(str(files.mp4), loop=True, autoplay=True, muted=True, width=width)
 
 
 @st.fragment
@@ -103,15 +103,15 @@ with frame_col:
 st.plotly_chart(charts.frame_chart(rows), key="seg_chart")
 
 st.markdown("**Downloads**")
-stem = sanitise_name(clip.name, "clip")
+stem = files.mp4.stem
 d1, d2, d3, d4, d5 = st.columns(5)
-d1.download_button("Overlay MP4", downloads.overlay_mp4(style).read_bytes(), f"{stem}_overlay.mp4", "video/mp4",
+d1.download_button("Overlay MP4", files.mp4.read_bytes(), f"{stem}_overlay.mp4", "video/mp4",
                    on_click="ignore", key="dl_mp4")
-d2.download_button("Overlay GIF", lambda: downloads.overlay_gif(style), f"{stem}_overlay.gif", "image/gif",
+d2.download_button("Overlay GIF", files.gif.read_bytes, f"{stem}_overlay.gif", "image/gif",
                    on_click="ignore", key="dl_gif")
 d3.download_button("Masks .npz", downloads.masks_npz, f"{stem}_masks.npz", "application/octet-stream",
                    on_click="ignore", key="dl_npz")
-d4.download_button("Per-frame CSV", downloads.frames_csv, f"{stem}_frames.csv", "text/csv",
+d4.download_button("Per-frame CSV", files.frames_csv.read_bytes, files.frames_csv.name, "text/csv",
                    on_click="ignore", key="dl_csv")
 
 source = clip.source

@@ -5,9 +5,9 @@ import time
 import streamlit as st
 
 from mvcore.app import charts, jobs, storage, summaries
+from mvcore.app.widgets import pick_data, setup_page
 from mvcore.config import TrainConfig
 from mvcore.errors import InputError
-from mvcore.app.widgets import pick_data, setup_page
 
 setup_page("Train")
 st.title("Train")

@@ -3,9 +3,9 @@
 import streamlit as st
 
 from mvcore.app import charts, outputs, storage, summaries
+from mvcore.app.widgets import pick_data, pick_model, segmenter_for, setup_page
 from mvcore.errors import InputError
 from mvcore.metrics import evaluate
-from mvcore.app.widgets import pick_data, pick_model, segmenter_for, setup_page
 
 setup_page("Evaluate")
 st.title("Evaluate")
