@@ -15,6 +15,7 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # keep TensorFlow's start-up chatter off the terminal
 
+from .config import PRESET_ALIASES, PRESETS  # noqa: E402
 from .errors import InputError  # noqa: E402
 from .runtime import RUNTIMES  # noqa: E402
 
@@ -181,8 +182,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="two-stage training: all labelled frames, then fine-tuning on expert frames")
     p.add_argument("train", nargs="+", type=Path, help="AML train pickles")
     p.add_argument("--out", required=True, type=Path, help="model folder to create")
-    p.add_argument("--preset", default="default", choices=["default", "seed"],
-                   help="'seed': the seed project's recipe (128 x 128 letterbox, threshold 0.9), for comparison")
+    p.add_argument("--preset", default="default", choices=[*PRESETS, *PRESET_ALIASES],
+                   help="'baseline' (once called 'seed'): the seed project's recipe (128 x 128 letterbox, "
+                        "threshold 0.9), for comparison")
     p.add_argument("--epochs-stage1", type=int)
     p.add_argument("--epochs-stage2", type=int)
     p.add_argument("--image-size", type=int, help="segmenter input side in pixels")

@@ -24,8 +24,8 @@ from typing import Callable
 import keras
 import numpy as np
 
-from .batches import (Example, LocatorBatches, SegmentationBatches, clip_bounds, collect_examples,
-                      collect_locator_examples, frame_examples, jittered_roi, unlabelled_frames)
+from .batches import (Example, LocatorBatches, SegmentationBatches, box_roi, clip_bounds, collect_examples,
+                      collect_locator_examples, frame_examples, unlabelled_frames)
 from .clip import Clip
 from .config import TrainConfig, save_config
 from .errors import InputError
@@ -177,8 +177,7 @@ def pseudo_label_examples(segmenter: Segmenter, clips: list[Clip], count: int) -
         frames = unlabelled_frames(clip, count)
         if not len(frames):
             continue
-        roi = jittered_roi(clip_bounds(clip), segmenter.config.margin, None, segmenter.config.whole_frame,
-                           clip.video.shape[:2])
+        roi = box_roi(clip_bounds(clip), segmenter.config.margin, segmenter.config.whole_frame, clip.video.shape[:2])
         probs = segmenter.crop_probabilities(clip.video, roi, frames)
         masks = paste_stack(probs, roi, np.zeros(clip.video.shape[:2] + (len(frames),), bool), segmenter.threshold)
         examples += frame_examples(clip, frames, masks, segmenter.config.offsets)

@@ -34,9 +34,9 @@ def _train_records(seed: int, n_train: int, scale: float, options: StressOptions
 
 
 def _test_records(seed: int, n_test: int, scale: float, options: StressOptions):
-    """Yield (test record, test label record) pairs one by one, of kind `options.test_kind`."""
+    """Yield (test record, test label record) pairs one by one, of kind `options.kind_of_test_clips`."""
     for rng in _clip_rngs(seed, 1, n_test):
-        yield stress_test_pair(*make_test_record(rng, scale, options.test_kind), options)
+        yield stress_test_pair(*make_test_record(rng, scale, options.kind_of_test_clips), options)
 
 
 def synth_dataset(seed: int = 0, n_train: int = 65, n_test: int = 20, scale: float = 1.0, *,
