@@ -97,11 +97,13 @@ def print_event(event: dict) -> None:
 def cmd_predict(args) -> None:
     from .config import PredictConfig
     from .data import load_inputs
+    from .data.aml import refuse_duplicate_names
     from .export import submission_csv_writer, write_clip_outputs, write_masks_npz
     from .predict import Segmenter, segment_clips
 
     clips = load_inputs(args.inputs, axis=args.axis)
-    refuse_duplicate_names([clip.name for clip in clips])
+    # outputs are keyed by clip name: two inputs with one name would overwrite each other
+    refuse_duplicate_names([clip.name for clip in clips], "several inputs give clips named", "rename the files")
     segmenter = Segmenter.load(args.model, PredictConfig(threshold=args.threshold, runtime=args.runtime))
     masks = {}
     with contextlib.ExitStack() as outputs:
@@ -121,13 +123,6 @@ def cmd_predict(args) -> None:
     if args.npz:
         write_masks_npz(masks, args.npz)
         print(f"wrote {args.npz}")
-
-
-def refuse_duplicate_names(names: list[str]) -> None:
-    """Outputs are keyed by clip name: two inputs with one name would overwrite each other."""
-    repeated = sorted({name for name in names if names.count(name) > 1})
-    if repeated:
-        raise InputError(f"several inputs give clips named {', '.join(repeated)}; rename the files")
 
 
 def cmd_evaluate(args) -> None:

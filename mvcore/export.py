@@ -79,13 +79,6 @@ def submission_csv_writer(path) -> Iterator[Callable[[str, np.ndarray], None]]:
         yield add
 
 
-def write_submission_csv(masks: dict[str, np.ndarray], path) -> None:
-    """Write the leaderboard CSV of name -> bool (H, W, T) masks, videos in the dict's order."""
-    with submission_csv_writer(path) as add:
-        for name, mask in masks.items():
-            add(name, mask)
-
-
 def read_submission_csv(path, shapes: dict[str, tuple[int, int, int]]) -> dict[str, np.ndarray]:
     """Read a leaderboard CSV back into masks, given each video's shape (H, W, T).
 

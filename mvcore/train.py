@@ -1,6 +1,7 @@
-"""The user's recipe: a U-Net with an IoU loss (soft IoU + BCE by default; `TrainConfig.loss`),
-trained on all labelled frames, then fine-tuned on augmented expert frames with a lower learning
-rate and the first encoder level frozen.
+"""The user's recipe: a U-Net trained with soft IoU + binary cross-entropy (the default
+`TrainConfig.loss`; soft IoU alone, the baseline preset's, is `loss="iou"`) on all labelled frames,
+then fine-tuned on augmented expert frames with a lower learning rate and the first encoder level
+frozen.
 
 Before that, a small locator learns where the box is (the default recipe), so the segmenter can
 work on a crop at a resolution where the thin leaflets survive; where it misses the valve on the

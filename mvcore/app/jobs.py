@@ -83,7 +83,6 @@ class Progress:
     device: str | None = None
     stage: str | None = None
     epochs: list[dict] = field(default_factory=list)
-    validation: list[dict] = field(default_factory=list)
     messages: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     done_epochs: int = 0
@@ -173,8 +172,6 @@ def summarise_events(events: list[dict], planned: dict[str, int]) -> Progress:
             planned[event["stage"]] = int(event["epochs"])
         elif kind == "epoch":
             progress.epochs.append(event)
-        elif kind == "validation":
-            progress.validation.append(event)
         elif kind == "message":
             progress.messages.append(event.get("text", ""))
             if "stage 2 skipped" in event.get("text", ""):
@@ -234,12 +231,6 @@ def latest_job() -> Job | None:
         return None
     folder = workspace_dir("jobs") / sanitise_name(pointer.read_text().strip(), "none")
     return Job(folder) if (folder / "job.json").is_file() else None
-
-
-def list_jobs() -> list[Job]:
-    """Every job of the workspace, newest first."""
-    folders = [p for p in workspace_dir("jobs").iterdir() if (p / "job.json").is_file()]
-    return [Job(p) for p in sorted(folders, key=lambda p: p.name, reverse=True)]
 
 
 def start_training(data: list[Path], name: str, settings: TrainSettings | None = None,
