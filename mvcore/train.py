@@ -6,18 +6,13 @@ frozen.
 Before that, a small locator learns where the box is (the default recipe), so the segmenter can
 work on a crop at a resolution where the thin leaflets survive; where it misses the valve on the
 validation videos, the segmenter works on whole frames instead. Validation is split by video, and
-the finished model is checked against its crops and a fixed box (mvcore.quality). Results go to
-a temporary folder that is moved into place only when everything is written.
+the finished model is checked against its crops and a fixed box (mvcore.quality). The model
+folder is written whole or not at all (mvcore.model_dir).
 """
 
 from __future__ import annotations
 
-import csv
 import dataclasses
-import json
-import os
-import shutil
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,12 +24,13 @@ import numpy as np
 from .batches import (Example, LocatorBatches, SegmentationBatches, box_roi, clip_bounds, collect_examples,
                       collect_locator_examples, frame_examples, unlabelled_frames)
 from .clip import Clip
-from .config import TrainConfig, save_config
+from .config import TrainConfig
 from .errors import InputError
 from .locate import locate_roi
 from .losses import LOSSES, hard_iou
 from .metrics import video_iou
 from .model import create_model, freeze_encoder_levels
+from .model_dir import write_model_dir
 from .predict import Segmenter
 from .quality import HIT_SHARE, MIN_HIT_RATE, assess, fixed_box_iou, share_inside
 from .transforms import paste_stack
@@ -97,9 +93,9 @@ class Stage:
         """The stage `name` as `config` sets it (the locator keeps its own loss and no EMA)."""
         if name == "locator":
             return cls(name, config.locator_epochs, config.lr_stage1, "dice_bce", config.lr_schedule)
-        epochs, lr = (config.epochs_stage1, config.lr_stage1) if name == "stage1" else (config.epochs_stage2,
-                                                                                      config.lr_stage2)
-        return cls(name, epochs, lr, config.loss, config.lr_schedule, config.ema)
+        if name == "stage1":
+            return cls(name, config.epochs_stage1, config.lr_stage1, config.loss, config.lr_schedule, config.ema)
+        return cls(name, config.epochs_stage2, config.lr_stage2, config.loss, config.lr_schedule, config.ema)
 
 
 def fit_stage(model, train, val, stage: Stage, on_event: Callable[[Event], None], history: list) -> None:
@@ -388,64 +384,6 @@ def final_threshold(run: Run) -> float:
     run.metrics["threshold"] = last.get("threshold", run.fallback_threshold)
     run.metrics["val_iou"] = last.get("val_iou")
     return run.metrics["threshold"]
-
-
-def write_model_dir(out_dir: Path, model, locator, config: TrainConfig, metrics: dict, history: list[dict]) -> None:
-    """Write every file of a model folder into a temporary sibling, then move it into place."""
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    partial = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.partial-", dir=out_dir.parent))
-    try:
-        weights_only_copy(model).save(partial / "model.keras")
-        if locator is not None:
-            weights_only_copy(locator).save(partial / "locator.keras")
-        save_config(config, partial / "config.json")
-        (partial / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
-        write_history(history, partial / "history.csv")
-        plot_curves(history, partial / "curves.png")
-        if out_dir.exists():
-            out_dir.rmdir()
-        os.replace(partial, out_dir)
-    finally:
-        shutil.rmtree(partial, ignore_errors=True)
-
-
-def weights_only_copy(model):
-    """The same network and weights without optimizer state: a third of the file size."""
-    copy = keras.Model.from_config(model.get_config())
-    copy.set_weights(model.get_weights())
-    return copy
-
-
-def write_history(history: list[dict], path: Path) -> None:
-    """One CSV row per epoch of every stage."""
-    fields = ["stage", "epoch", "epochs", "loss", "val_loss", "iou", "val_iou", "seconds"]
-    with open(path, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=fields)
-        writer.writeheader()
-        writer.writerows(history)
-
-
-def plot_curves(history: list[dict], path: Path) -> None:
-    """Loss and validation IoU per epoch, one colour per stage, as a PNG."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
-    for stage in dict.fromkeys(row["stage"] for row in history):
-        rows = [r for r in history if r["stage"] == stage]
-        epochs = [r["epoch"] for r in rows]
-        axes[0].plot(epochs, [r["loss"] for r in rows], label=f"{stage} train")
-        axes[0].plot(epochs, [r["val_loss"] for r in rows], "--", label=f"{stage} val")
-        axes[1].plot(epochs, [r["val_iou"] for r in rows], label=stage)
-    axes[0].set(title="loss", xlabel="epoch")
-    axes[1].set(title="validation IoU (crop, threshold 0.5)", xlabel="epoch", ylim=(0, 1))
-    for ax in axes:
-        ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
 
 
 def describe_device() -> str:

@@ -1,7 +1,6 @@
 """Tests for mvcore.app.storage: uploads that either land whole or not at all, models, model names."""
 
 import json
-import os
 from pathlib import Path
 
 import pytest
