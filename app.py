@@ -6,8 +6,8 @@ are pages/N_Name.py (streamlit's pages folder); each is a thin layer over mvcore
 
 import streamlit as st
 
-from mvcore import workspace
-from pages import setup_page
+from mvcore.app import storage, summaries
+from mvcore.app.widgets import setup_page
 
 setup_page("Mitral valve segmentation")
 
@@ -15,8 +15,8 @@ st.title("Mitral valve segmentation")
 st.markdown("Find the mitral valve leaflets on every frame of an echocardiography clip, train your own "
             "model on the AML mitral-valve data set, and score it.")
 
-models = workspace.list_models()
-samples = workspace.list_samples()
+models = storage.list_models()
+samples = storage.list_samples()
 demo = next((p for p in samples if p.name == "train_small.pkl"), samples[0] if samples else None)
 
 left, right = st.columns([2, 3], gap="large")
@@ -46,7 +46,7 @@ m, s = st.columns([3, 2], gap="large")
 with m:
     st.markdown("**Models**")
     if models:
-        st.dataframe(workspace.model_rows(models), hide_index=True)
+        st.dataframe(summaries.model_rows(models), hide_index=True)
 with s:
     st.markdown("**Bundled samples**")
     st.markdown("\n".join(f"- `{p.name}` ({p.stat().st_size / 2**20:.1f} MB)" for p in samples) or "none")

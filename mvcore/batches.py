@@ -1,7 +1,7 @@
 """Training examples cut from labelled clips, served as augmented batches (`keras.utils.PyDataset`).
 
-An example keeps only what training needs from its clip: the frame (with any neighbouring frames
-the input uses as channels), its label and the clip's box. Labels are the annotations, or the
+An example keeps only what training needs from its clip: the frame's pixels (with those of any
+neighbouring frames the input uses as channels), its label and the clip's box. Labels are the annotations, or the
 stage-1 model's masks on unlabelled frames when pseudo-labelling.
 """
 
@@ -20,9 +20,10 @@ from .transforms import Roi, box_bounds, crop_stack, neighbour_indices
 
 @dataclass
 class Example:
-    """One annotated frame: its neighbours uint8 (H, W, C), label bool (H, W), box bounds, source."""
+    """One annotated frame: pixels uint8 (H, W, C) of it and its neighbours (C = len(offsets)),
+    label bool (H, W), the clip's box bounds, whether the clip is an expert one, the clip's name."""
 
-    frames: np.ndarray
+    pixels: np.ndarray
     label: np.ndarray
     bounds: tuple[int, int, int, int]
     expert: bool
@@ -53,21 +54,25 @@ def unlabelled_frames(clip: Clip, count: int) -> np.ndarray:
     return far[evenly_spaced(len(far), count)] if len(far) else far
 
 
-def jittered_roi(bounds, margin: float, rng: np.random.Generator | None, whole_frame: bool,
-                 shape: tuple[int, int]) -> Roi:
-    """The crop for an example: around its box (moved and rescaled at random when `rng` is given).
-
-    With `whole_frame`, the crop is the letterbox square of the whole frame (the seed recipe).
-    """
+def box_roi(bounds, margin: float, whole_frame: bool, shape: tuple[int, int]) -> Roi:
+    """The crop of an example whose box has `bounds` (top, left, bottom, right): the square `margin`
+    times the box's longer side around it, or with `whole_frame` the letterbox square of the whole
+    (H, W) = `shape` frame (the baseline recipe)."""
     if whole_frame:
         return Roi.around(0, 0, shape[0], shape[1], margin=1.0)
+    return Roi.around(*bounds, margin=margin)
+
+
+def jittered_roi(bounds, margin: float, rng: np.random.Generator, whole_frame: bool, shape: tuple[int, int]) -> Roi:
+    """`box_roi` moved by up to a tenth of the box's longer side and grown 0.9 to 1.2 times, at random
+    (the whole frame's square is not moved)."""
+    if whole_frame:
+        return box_roi(bounds, margin, whole_frame, shape)
     top, left, bottom, right = bounds
-    if rng is not None:
-        side = max(bottom - top, right - left)
-        dy, dx = rng.uniform(-0.1, 0.1, size=2) * side
-        grow = rng.uniform(0.9, 1.2)
-        return Roi.around(top + dy, left + dx, bottom + dy, right + dx, margin=margin * grow)
-    return Roi.around(top, left, bottom, right, margin=margin)
+    side = max(bottom - top, right - left)
+    dy, dx = rng.uniform(-0.1, 0.1, size=2) * side
+    grow = rng.uniform(0.9, 1.2)
+    return box_roi((top + dy, left + dx, bottom + dy, right + dx), margin * grow, False, shape)
 
 
 def augment_intensity(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -110,9 +115,9 @@ class SegmentationBatches(keras.utils.PyDataset):
 
     def crop(self, ex: Example) -> tuple[np.ndarray, np.ndarray]:
         """(x (S, S, C), y (S, S, 1)) for one example."""
-        roi = jittered_roi(ex.bounds, self.margin, self.rng if self.augment else None,
-                           self.whole_frame, ex.label.shape)
-        x = crop_stack(ex.frames, roi, self.size).astype(np.float32) / 255.0
+        roi = (jittered_roi(ex.bounds, self.margin, self.rng, self.whole_frame, ex.label.shape) if self.augment
+               else box_roi(ex.bounds, self.margin, self.whole_frame, ex.label.shape))
+        x = crop_stack(ex.pixels, roi, self.size).astype(np.float32) / 255.0
         y = crop_stack(ex.label[:, :, None].astype(np.float32), roi, self.size)
         y = y.reshape(self.size, self.size, 1)
         return self.augmented(x, y) if self.augment else (x, y)

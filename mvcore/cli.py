@@ -15,6 +15,7 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # keep TensorFlow's start-up chatter off the terminal
 
+from .config import PRESET_ALIASES, PRESETS  # noqa: E402
 from .errors import InputError  # noqa: E402
 from .runtime import RUNTIMES  # noqa: E402
 
@@ -96,11 +97,13 @@ def print_event(event: dict) -> None:
 def cmd_predict(args) -> None:
     from .config import PredictConfig
     from .data import load_inputs
+    from .data.aml import refuse_duplicate_names
     from .export import submission_csv_writer, write_clip_outputs, write_masks_npz
     from .predict import Segmenter, segment_clips
 
     clips = load_inputs(args.inputs, axis=args.axis)
-    refuse_duplicate_names([clip.name for clip in clips])
+    # outputs are keyed by clip name: two inputs with one name would overwrite each other
+    refuse_duplicate_names([clip.name for clip in clips], "several inputs give clips named", "rename the files")
     segmenter = Segmenter.load(args.model, PredictConfig(threshold=args.threshold, runtime=args.runtime))
     masks = {}
     with contextlib.ExitStack() as outputs:
@@ -120,13 +123,6 @@ def cmd_predict(args) -> None:
     if args.npz:
         write_masks_npz(masks, args.npz)
         print(f"wrote {args.npz}")
-
-
-def refuse_duplicate_names(names: list[str]) -> None:
-    """Outputs are keyed by clip name: two inputs with one name would overwrite each other."""
-    repeated = sorted({name for name in names if names.count(name) > 1})
-    if repeated:
-        raise InputError(f"several inputs give clips named {', '.join(repeated)}; rename the files")
 
 
 def cmd_evaluate(args) -> None:
@@ -181,8 +177,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="two-stage training: all labelled frames, then fine-tuning on expert frames")
     p.add_argument("train", nargs="+", type=Path, help="AML train pickles")
     p.add_argument("--out", required=True, type=Path, help="model folder to create")
-    p.add_argument("--preset", default="default", choices=["default", "seed"],
-                   help="'seed': the seed project's recipe (128 x 128 letterbox, threshold 0.9), for comparison")
+    p.add_argument("--preset", default="default", choices=[*PRESETS, *PRESET_ALIASES],
+                   help="'baseline' (once called 'seed'): the seed project's recipe (128 x 128 letterbox, "
+                        "threshold 0.9), for comparison")
     p.add_argument("--epochs-stage1", type=int)
     p.add_argument("--epochs-stage2", type=int)
     p.add_argument("--image-size", type=int, help="segmenter input side in pixels")

@@ -15,7 +15,7 @@ class TrainConfig:
     Sizes are pixels; learning rates per optimiser step; epochs per stage.
     """
 
-    preset: str = "default"            # 'default' (locate the valve, segment a crop) or 'seed' (the seed recipe)
+    preset: str = "default"            # 'default' (locate the valve, segment a crop) or 'baseline' (the seed project's)
     crop_size: int = 128               # segmenter input side (pixels)
     base_filters: int = 16
     depth: int = 4
@@ -45,12 +45,10 @@ class TrainConfig:
 
     @classmethod
     def preset_config(cls, name: str, fast: bool = False, **overrides) -> "TrainConfig":
-        """The named recipe (see PRESETS), optionally shrunk to a seconds-long `fast` run.
-
-        `overrides` that are None keep the recipe's value.
+        """The named recipe (see PRESETS; an old name of PRESET_ALIASES gives its preset), optionally
+        shrunk to a seconds-long `fast` run. `overrides` that are None keep the recipe's value.
         """
-        if name not in PRESETS:
-            raise ValueError(f"unknown preset '{name}' (known: {', '.join(PRESETS)})")
+        name = preset_name(name)
         settings = dict(PRESETS[name], preset=name)
         if fast:
             settings.update(FAST, locator_size=FAST["locator_size"] if settings.get("locator_size") != 0 else 0)
@@ -61,10 +59,19 @@ class TrainConfig:
 PRESETS = {
     "default": {},
     # the seed project's recipe: whole frame letterboxed to 128 x 128, one frame in, threshold 0.9
-    "seed": dict(whole_frame=True, locator_size=0, offsets=(0,), threshold=0.9, margin=1.0, loss="iou"),
+    "baseline": dict(whole_frame=True, locator_size=0, offsets=(0,), threshold=0.9, margin=1.0, loss="iou"),
 }
+PRESET_ALIASES = {"seed": "baseline"}  # old name -> preset: scripts, bench variants and config.json files using it
 FAST = dict(crop_size=64, base_filters=8, depth=3, locator_size=64, locator_epochs=2, locator_frames_per_clip=6,
             epochs_stage1=3, epochs_stage2=2, samples_per_epoch=64, batch_size=8)
+
+
+def preset_name(name: str) -> str:
+    """The preset `name` stands for (itself, or the preset of an old name); ValueError for an unknown one."""
+    name = PRESET_ALIASES.get(name, name)
+    if name not in PRESETS:
+        raise ValueError(f"unknown preset '{name}' (known: {', '.join(PRESETS)})")
+    return name
 
 
 @dataclass
@@ -92,4 +99,6 @@ def train_config_from_dict(data: dict) -> TrainConfig:
     data = {k: v for k, v in data.items() if k in known}
     if "offsets" in data:
         data["offsets"] = tuple(data["offsets"])
+    if "preset" in data:  # a folder saved under an old preset name reads as that preset
+        data["preset"] = PRESET_ALIASES.get(data["preset"], data["preset"])
     return TrainConfig(**data)

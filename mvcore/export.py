@@ -12,7 +12,7 @@ import re
 import zipfile
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Iterator, NamedTuple
 
 import numpy as np
 
@@ -77,13 +77,6 @@ def submission_csv_writer(path) -> Iterator[Callable[[str, np.ndarray], None]]:
             writer.writerows((f"{name}_{j}", f"[{start}, {length}]") for j, (start, length) in runs)
 
         yield add
-
-
-def write_submission_csv(masks: dict[str, np.ndarray], path) -> None:
-    """Write the leaderboard CSV of name -> bool (H, W, T) masks, videos in the dict's order."""
-    with submission_csv_writer(path) as add:
-        for name, mask in masks.items():
-            add(name, mask)
 
 
 def read_submission_csv(path, shapes: dict[str, tuple[int, int, int]]) -> dict[str, np.ndarray]:
@@ -225,16 +218,30 @@ def frame_rows(result, clip) -> list[dict]:
             for t in range(clip.n_frames)]
 
 
-def write_clip_outputs(clip, result, out_dir: Path, style: str = "fill") -> list[Path]:
-    """Write NAME.mp4 (H.264), NAME.gif and NAME_frames.csv for one segmented clip; returns the paths.
+class ClipFiles(NamedTuple):
+    """The per-clip outputs in one folder: overlay video (H.264 MP4), overlay GIF, per-frame CSV."""
 
-    NAME is the clip's name made safe as a file name. The overlay is drawn once for both videos.
+    mp4: Path
+    gif: Path
+    frames_csv: Path
+
+    @classmethod
+    def in_folder(cls, name: str, folder: Path) -> "ClipFiles":
+        """NAME.mp4, NAME.gif and NAME_frames.csv in `folder`; NAME is the clip's name made safe as a file name."""
+        stem, folder = sanitise_name(name, "clip"), Path(folder)
+        return cls(folder / f"{stem}.mp4", folder / f"{stem}.gif", folder / f"{stem}_frames.csv")
+
+
+def write_clip_outputs(clip, result, out_dir: Path, style: str = "fill") -> ClipFiles:
+    """Write the `ClipFiles` of one segmented clip into `out_dir` (created); what the CLI and the app both write.
+
+    result: its `Segmentation`; style: 'fill' or 'contour'. A labelled clip's truth is drawn too.
+    The overlay is drawn once for both videos.
     """
     from .video import GIF_MAX_SIDE, fit_within, iter_overlay, write_gif, write_mp4
 
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    stem = sanitise_name(clip.name, "clip")
+    files = ClipFiles.in_folder(clip.name, out_dir)
+    Path(out_dir).mkdir(parents=True, exist_ok=True)
     gif_frames = []
 
     def overlay_frames_keeping_small_copies():
@@ -242,8 +249,7 @@ def write_clip_outputs(clip, result, out_dir: Path, style: str = "fill") -> list
             gif_frames.append(fit_within(frame, GIF_MAX_SIDE))
             yield frame
 
-    mp4 = write_mp4(overlay_frames_keeping_small_copies(), out_dir / f"{stem}.mp4", clip.fps)
-    gif = write_gif(gif_frames, out_dir / f"{stem}.gif", clip.fps)
-    table = out_dir / f"{stem}_frames.csv"
-    write_frame_table(frame_rows(result, clip), table)
-    return [mp4, gif, table]
+    write_mp4(overlay_frames_keeping_small_copies(), files.mp4, clip.fps)
+    write_gif(gif_frames, files.gif, clip.fps)
+    write_frame_table(frame_rows(result, clip), files.frames_csv)
+    return files

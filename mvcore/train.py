@@ -1,38 +1,36 @@
-"""The user's recipe: a U-Net with an IoU loss (soft IoU + BCE by default; `TrainConfig.loss`),
-trained on all labelled frames, then fine-tuned on augmented expert frames with a lower learning
-rate and the first encoder level frozen.
+"""The user's recipe: a U-Net trained with soft IoU + binary cross-entropy (the default
+`TrainConfig.loss`; soft IoU alone, the baseline preset's, is `loss="iou"`) on all labelled frames,
+then fine-tuned on augmented expert frames with a lower learning rate and the first encoder level
+frozen.
 
 Before that, a small locator learns where the box is (the default recipe), so the segmenter can
 work on a crop at a resolution where the thin leaflets survive; where it misses the valve on the
 validation videos, the segmenter works on whole frames instead. Validation is split by video, and
-the finished model is checked against its crops and a fixed box (mvcore.quality). Results go to
-a temporary folder that is moved into place only when everything is written.
+the finished model is checked against its crops and a fixed box (mvcore.quality). The model
+folder is written whole or not at all (mvcore.model_dir).
 """
 
 from __future__ import annotations
 
-import csv
 import dataclasses
-import json
-import os
-import shutil
-import tempfile
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
 import keras
 import numpy as np
 
-from .batches import (Example, LocatorBatches, SegmentationBatches, clip_bounds, collect_examples,
-                      collect_locator_examples, frame_examples, jittered_roi, unlabelled_frames)
+from .batches import (Example, LocatorBatches, SegmentationBatches, box_roi, clip_bounds, collect_examples,
+                      collect_locator_examples, frame_examples, unlabelled_frames)
 from .clip import Clip
-from .config import TrainConfig, save_config
+from .config import TrainConfig
 from .errors import InputError
 from .locate import locate_roi
 from .losses import LOSSES, hard_iou
 from .metrics import video_iou
 from .model import create_model, freeze_encoder_levels
+from .model_dir import write_model_dir
 from .predict import Segmenter
 from .quality import HIT_SHARE, MIN_HIT_RATE, assess, fixed_box_iou, share_inside
 from .transforms import paste_stack
@@ -77,19 +75,41 @@ class EpochReporter(keras.callbacks.Callback):
         self.on_event(dict(row, kind="epoch"))
 
 
-def fit_stage(model, train, val, epochs: int, lr: float, loss: str, stage: str,
-              on_event: Callable[[Event], None], history: list, ema: bool = False,
-              schedule: str = "constant") -> None:
-    """Compile `model` with Adam at `lr` and fit it for `epochs`, reporting each epoch.
+@dataclass(frozen=True)
+class Stage:
+    """One fit of the recipe: its name ('locator', 'stage1', 'stage2'), epochs, Adam's learning rate,
+    the loss (a key of mvcore.losses.LOSSES), the rate's schedule and whether the weights end as
+    their moving average (EMA, about the last 100 steps)."""
 
-    `ema`: end with the moving average of the weights over about the last 100 steps.
-    `schedule`: 'constant' keeps `lr`; 'cosine' lowers it along a half cosine to 0 at the last step.
+    name: str
+    epochs: int
+    lr: float
+    loss: str
+    schedule: str = "constant"
+    ema: bool = False
+
+    @classmethod
+    def of(cls, config: TrainConfig, name: str) -> "Stage":
+        """The stage `name` as `config` sets it (the locator keeps its own loss and no EMA)."""
+        if name == "locator":
+            return cls(name, config.locator_epochs, config.lr_stage1, "dice_bce", config.lr_schedule)
+        if name == "stage1":
+            return cls(name, config.epochs_stage1, config.lr_stage1, config.loss, config.lr_schedule, config.ema)
+        return cls(name, config.epochs_stage2, config.lr_stage2, config.loss, config.lr_schedule, config.ema)
+
+
+def fit_stage(model, train, val, stage: Stage, on_event: Callable[[Event], None], history: list) -> None:
+    """Compile `model` with Adam as `stage` says and fit it on the batches `train`, reporting each epoch.
+
+    The schedule 'constant' keeps the learning rate; 'cosine' lowers it along a half cosine to 0 at
+    the stage's last step.
     """
-    rate = learning_rate(lr, schedule, epochs * len(train))
-    model.compile(optimizer=keras.optimizers.Adam(rate, use_ema=ema), loss=LOSSES[loss], metrics=[hard_iou])
-    on_event({"kind": "stage", "stage": stage, "epochs": epochs})
-    model.fit(train, validation_data=val, epochs=epochs, verbose=0,
-              callbacks=[EpochReporter(stage, epochs, on_event, history)])
+    rate = learning_rate(stage.lr, stage.schedule, stage.epochs * len(train))
+    model.compile(optimizer=keras.optimizers.Adam(rate, use_ema=stage.ema), loss=LOSSES[stage.loss],
+                  metrics=[hard_iou])
+    on_event({"kind": "stage", "stage": stage.name, "epochs": stage.epochs})
+    model.fit(train, validation_data=val, epochs=stage.epochs, verbose=0,
+              callbacks=[EpochReporter(stage.name, stage.epochs, on_event, history)])
 
 
 SCHEDULES = ("constant", "cosine")
@@ -119,8 +139,7 @@ def train_locator(config: TrainConfig, train: list[Clip], val: list[Clip], on_ev
     vx, vy = collect_locator_examples(val or train[:1], config.locator_size, 4)
     locator = create_model("unet", size=config.locator_size, channels=2, base=8, depth=3, name="locator")
     fit_stage(locator, LocatorBatches(x, y, config.batch_size, augment=True, seed=config.seed),
-              LocatorBatches(vx, vy, config.batch_size, augment=False), config.locator_epochs,
-              config.lr_stage1, "dice_bce", "locator", on_event, history, schedule=config.lr_schedule)
+              LocatorBatches(vx, vy, config.batch_size, augment=False), Stage.of(config, "locator"), on_event, history)
     return locator
 
 
@@ -177,8 +196,7 @@ def pseudo_label_examples(segmenter: Segmenter, clips: list[Clip], count: int) -
         frames = unlabelled_frames(clip, count)
         if not len(frames):
             continue
-        roi = jittered_roi(clip_bounds(clip), segmenter.config.margin, None, segmenter.config.whole_frame,
-                           clip.video.shape[:2])
+        roi = box_roi(clip_bounds(clip), segmenter.config.margin, segmenter.config.whole_frame, clip.video.shape[:2])
         probs = segmenter.crop_probabilities(clip.video, roi, frames)
         masks = paste_stack(probs, roi, np.zeros(clip.video.shape[:2] + (len(frames),), bool), segmenter.threshold)
         examples += frame_examples(clip, frames, masks, segmenter.config.offsets)
@@ -190,13 +208,13 @@ def scored_clips(val: list[Clip]) -> list[Clip]:
     return [c for c in val if c.dataset == "expert"] or val
 
 
-def check_quality(segmenter: Segmenter, pipeline: float | None, train_clips: list[Clip], val: list[Clip],
-                  history: list[dict], on_event) -> dict:
+def check_quality(segmenter: Segmenter, run: Run) -> dict:
     """`mvcore.quality.assess` of the finished model; each warning is also an event.
 
-    `pipeline`: its validation IoU at the chosen threshold (None when no stage was validated); the
-    crop IoU is the last epoch's validation IoU (crops around the true box, threshold 0.5).
+    The pipeline IoU is the run's validation IoU at the chosen threshold (None when no stage was
+    validated); the crop IoU is the last epoch's validation IoU (crops around the true box, threshold 0.5).
     """
+    pipeline, train_clips, val, history = run.metrics["val_iou"], run.train_clips, run.val_clips, run.history
     if not val or pipeline is None:
         quality = {"warnings": ["no validation videos (too few clips of each kind to hold any out): "
                                 "this model was not checked on clips it did not train on"]}
@@ -205,7 +223,7 @@ def check_quality(segmenter: Segmenter, pipeline: float | None, train_clips: lis
         hits = [share_inside(segmenter.find_roi(c.video), c) for c in val] if segmenter.locator is not None else []
         quality = assess(pipeline, crops[-1] if crops else None, fixed_box_iou(train_clips, scored_clips(val)), hits)
     for text in quality["warnings"]:
-        on_event({"kind": "warning", "text": text})
+        run.on_event({"kind": "warning", "text": text})
     return quality
 
 
@@ -234,124 +252,138 @@ def train(clips: list[Clip], out_dir: Path, config: TrainConfig,
     Returns the metrics written to `metrics.json`.
     """
     out_dir = Path(out_dir)
+    labelled = clips_to_train(clips, out_dir, config)
+    started = time.time()
+    run = start_run(labelled, config, on_event)
+    model, locator = starting_networks(run, init_dir)  # the locator is trained here, when there is one to train
+    examples = collect_examples(run.train_clips, run.config.offsets)
+    val_batches = validation_batches(run, examples)
+    if run.config.epochs_stage1 and not init_dir:
+        fit_segmenter(run, model, locator, "stage1", examples, val_batches)
+    fine_tune_on_experts(run, model, locator, examples, val_batches)
+    threshold = final_threshold(run)
+    run.metrics["quality"] = check_quality(Segmenter(model, locator, run.config, threshold), run)
+    run.metrics["train_seconds"] = round(time.time() - started, 1)
+    write_model_dir(out_dir, model, locator, run.config, run.metrics, run.history)
+    on_event({"kind": "done", "out_dir": str(out_dir), **{k: run.metrics[k] for k in ("threshold", "train_seconds")}})
+    return run.metrics
+
+
+@dataclass
+class Run:
+    """What one training run carries from step to step.
+
+    config: the recipe, as fine-tuning (the starting model's shape) or the locator's fallback
+    (whole frames) changed it; train_clips, val_clips: the split by video; history: one row per
+    epoch of every stage; metrics: what `metrics.json` will hold; fallback_threshold: the
+    threshold where no validation chooses one (the asked one, else the starting model's, else 0.5).
+    """
+
+    config: TrainConfig
+    train_clips: list[Clip]
+    val_clips: list[Clip]
+    on_event: Callable[[Event], None]
+    history: list[dict] = field(default_factory=list)
+    metrics: dict = field(default_factory=dict)
+    fallback_threshold: float = 0.5
+
+
+def clips_to_train(clips: list[Clip], out_dir: Path, config: TrainConfig) -> list[Clip]:
+    """The labelled `clips`, once `out_dir` is free and the recipe known; InputError otherwise."""
     if out_dir.exists() and any(out_dir.iterdir()):
         raise InputError(f"{out_dir}: already exists and is not empty; choose another --out or delete it")
     check_recipe(config)
     labelled = [c for c in clips if c.is_labelled]
     if not labelled:
         raise InputError("no labelled clips to train on (need AML train records with label and frames)")
-    started = time.time()
+    return labelled
+
+
+def start_run(clips: list[Clip], config: TrainConfig, on_event: Callable[[Event], None]) -> Run:
+    """Seed every random generator from `config.seed`, split `clips` by video and announce the run."""
     keras.utils.set_random_seed(config.seed)
-    train_clips, val_clips = split_by_video(labelled, config.val_fraction, config.seed)
+    train_clips, val_clips = split_by_video(clips, config.val_fraction, config.seed)
     on_event({"kind": "start", "train_videos": len(train_clips), "val_videos": len(val_clips),
               "device": describe_device()})
-    history: list[dict] = []
-    metrics: dict = {"train_videos": [c.name for c in train_clips], "recipe": dataclasses.asdict(config)}
-    start = Segmenter.load(init_dir) if init_dir else None
-    if start:  # fine-tuning keeps the starting model's shape, whatever sizes were asked for
-        config = dataclasses.replace(config, **{k: getattr(start.config, k) for k in ARCHITECTURE})
-    # the threshold where no validation chooses one: the asked one, else the starting model's
-    fallback_threshold = config.threshold or (start.threshold if start else 0.5)
-    locator = start.locator if start else None
-    if config.locator_size and locator is None:
-        config, locator = located_or_whole_frame(config, train_clips, val_clips, on_event, history, metrics)
-    examples = collect_examples(train_clips, config.offsets)
-    val_examples = collect_examples(val_clips, config.offsets)
-    model = start.model if start else create_model("unet", size=config.crop_size, channels=len(config.offsets),
-                                                   base=config.base_filters, depth=config.depth)
-    batches = dict(size=config.crop_size, margin=config.margin, batch_size=config.batch_size,
-                   whole_frame=config.whole_frame)
-    val_batches = SegmentationBatches(val_examples or examples[:1], **batches)
-    if config.epochs_stage1 and not start:
-        fit_stage(model, SegmentationBatches(examples, augment=True, samples=config.samples_per_epoch,
-                                             expert_weight=config.expert_weight, flip=config.flip,
-                                             scanner_aug=config.scanner_aug,
-                                             seed=config.seed, **batches),
-                  val_batches, config.epochs_stage1, config.lr_stage1, config.loss, "stage1", on_event, history,
-                  ema=config.ema, schedule=config.lr_schedule)
-        metrics["stage1"] = evaluate_stage(model, locator, config, val_clips, "stage1", on_event)
+    return Run(config, train_clips, val_clips, on_event,
+               metrics={"train_videos": [c.name for c in train_clips], "recipe": dataclasses.asdict(config)})
+
+
+def starting_networks(run: Run, init_dir: Path | None):
+    """(segmenter, locator) to train: the model folder `init_dir`'s own when fine-tuning (its shape
+    then replaces the one asked for), else a new segmenter after the locator (trained now, or none:
+    see `located_or_whole_frame`). Sets the run's config and fallback threshold to match."""
+    if init_dir:
+        start = Segmenter.load(init_dir)
+        run.config = dataclasses.replace(run.config, **{k: getattr(start.config, k) for k in ARCHITECTURE})
+        run.fallback_threshold = run.config.threshold or start.threshold
+        return start.model, start.locator
+    run.fallback_threshold = run.config.threshold or 0.5
+    locator = None
+    if run.config.locator_size:
+        run.config, locator = located_or_whole_frame(run.config, run.train_clips, run.val_clips, run.on_event,
+                                                     run.history, run.metrics)
+    config = run.config
+    model = create_model("unet", size=config.crop_size, channels=len(config.offsets), base=config.base_filters,
+                         depth=config.depth)
+    return model, locator
+
+
+def crop_settings(config: TrainConfig) -> dict:
+    """The `SegmentationBatches` arguments that say how an example is cropped and batched."""
+    return dict(size=config.crop_size, margin=config.margin, batch_size=config.batch_size,
+                whole_frame=config.whole_frame)
+
+
+def validation_batches(run: Run, examples: list[Example]) -> SegmentationBatches:
+    """The validation videos' annotated frames, each cropped exactly around its box, in order (a training
+    example where no video is held out, so that Keras still reports a validation loss)."""
+    return SegmentationBatches(collect_examples(run.val_clips, run.config.offsets) or examples[:1],
+                               **crop_settings(run.config))
+
+
+def fit_segmenter(run: Run, model, locator, stage: str, examples: list[Example], val_batches) -> None:
+    """Fit `model` for `stage` ('stage1' or 'stage2') on augmented crops of `examples`, then score the
+    pipeline on the validation videos into `run.metrics[stage]`.
+
+    Stage 1 draws expert examples `config.expert_weight` times as often and its batches are seeded
+    with `config.seed`; stage 2 (experts only) with `config.seed + 1`.
+    """
+    config = run.config
+    first = stage == "stage1"
+    batches = SegmentationBatches(examples, augment=True, samples=config.samples_per_epoch,
+                                  expert_weight=config.expert_weight if first else 1.0, flip=config.flip,
+                                  scanner_aug=config.scanner_aug, seed=config.seed if first else config.seed + 1,
+                                  **crop_settings(config))
+    fit_stage(model, batches, val_batches, Stage.of(config, stage), run.on_event, run.history)
+    run.metrics[stage] = evaluate_stage(model, locator, config, run.val_clips, stage, run.on_event)
+
+
+def fine_tune_on_experts(run: Run, model, locator, examples: list[Example], val_batches) -> None:
+    """Stage 2: the expert examples (with pseudo-labelled frames when `config.pseudo_frames`), the first
+    `config.freeze_levels` encoder levels frozen. Skipped, with a message, without expert clips."""
+    config = run.config
     experts = [e for e in examples if e.expert]
-    if experts and config.epochs_stage2:
-        if config.pseudo_frames:
-            threshold = metrics.get("stage1", {}).get("threshold", fallback_threshold)
-            experts += pseudo_label_examples(Segmenter(model, locator, config, threshold),
-                                             [c for c in train_clips if c.dataset == "expert"], config.pseudo_frames)
-        freeze_encoder_levels(model, config.freeze_levels)
-        fit_stage(model, SegmentationBatches(experts, augment=True, samples=config.samples_per_epoch,
-                                             flip=config.flip, scanner_aug=config.scanner_aug,
-                                             seed=config.seed + 1, **batches),
-                  val_batches, config.epochs_stage2, config.lr_stage2, config.loss, "stage2", on_event, history,
-                  ema=config.ema, schedule=config.lr_schedule)
-        metrics["stage2"] = evaluate_stage(model, locator, config, val_clips, "stage2", on_event)
-    elif not experts:
-        on_event({"kind": "message", "text": "no expert clips in the training data: stage 2 skipped"})
-    last = metrics.get("stage2") or metrics.get("stage1") or {}
-    metrics["threshold"] = last.get("threshold", fallback_threshold)
-    metrics["val_iou"] = last.get("val_iou")
-    metrics["quality"] = check_quality(Segmenter(model, locator, config, metrics["threshold"]), metrics["val_iou"],
-                                       train_clips, val_clips, history, on_event)
-    metrics["train_seconds"] = round(time.time() - started, 1)
-    write_model_dir(out_dir, model, locator, config, metrics, history)
-    on_event({"kind": "done", "out_dir": str(out_dir), **{k: metrics[k] for k in ("threshold", "train_seconds")}})
-    return metrics
+    if not experts:
+        run.on_event({"kind": "message", "text": "no expert clips in the training data: stage 2 skipped"})
+        return
+    if not config.epochs_stage2:
+        return
+    if config.pseudo_frames:
+        threshold = run.metrics.get("stage1", {}).get("threshold", run.fallback_threshold)
+        experts += pseudo_label_examples(Segmenter(model, locator, config, threshold),
+                                         [c for c in run.train_clips if c.dataset == "expert"], config.pseudo_frames)
+    freeze_encoder_levels(model, config.freeze_levels)
+    fit_segmenter(run, model, locator, "stage2", experts, val_batches)
 
 
-def write_model_dir(out_dir: Path, model, locator, config: TrainConfig, metrics: dict, history: list[dict]) -> None:
-    """Write every file of a model folder into a temporary sibling, then move it into place."""
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    partial = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.partial-", dir=out_dir.parent))
-    try:
-        weights_only_copy(model).save(partial / "model.keras")
-        if locator is not None:
-            weights_only_copy(locator).save(partial / "locator.keras")
-        save_config(config, partial / "config.json")
-        (partial / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
-        write_history(history, partial / "history.csv")
-        plot_curves(history, partial / "curves.png")
-        if out_dir.exists():
-            out_dir.rmdir()
-        os.replace(partial, out_dir)
-    finally:
-        shutil.rmtree(partial, ignore_errors=True)
-
-
-def weights_only_copy(model):
-    """The same network and weights without optimizer state: a third of the file size."""
-    copy = keras.Model.from_config(model.get_config())
-    copy.set_weights(model.get_weights())
-    return copy
-
-
-def write_history(history: list[dict], path: Path) -> None:
-    """One CSV row per epoch of every stage."""
-    fields = ["stage", "epoch", "epochs", "loss", "val_loss", "iou", "val_iou", "seconds"]
-    with open(path, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=fields)
-        writer.writeheader()
-        writer.writerows(history)
-
-
-def plot_curves(history: list[dict], path: Path) -> None:
-    """Loss and validation IoU per epoch, one colour per stage, as a PNG."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
-    for stage in dict.fromkeys(row["stage"] for row in history):
-        rows = [r for r in history if r["stage"] == stage]
-        epochs = [r["epoch"] for r in rows]
-        axes[0].plot(epochs, [r["loss"] for r in rows], label=f"{stage} train")
-        axes[0].plot(epochs, [r["val_loss"] for r in rows], "--", label=f"{stage} val")
-        axes[1].plot(epochs, [r["val_iou"] for r in rows], label=stage)
-    axes[0].set(title="loss", xlabel="epoch")
-    axes[1].set(title="validation IoU (crop, threshold 0.5)", xlabel="epoch", ylim=(0, 1))
-    for ax in axes:
-        ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
+def final_threshold(run: Run) -> float:
+    """The model's threshold and validation IoU, from its last validated stage (or the fallback
+    threshold and None), recorded in `run.metrics`; returns the threshold."""
+    last = run.metrics.get("stage2") or run.metrics.get("stage1") or {}
+    run.metrics["threshold"] = last.get("threshold", run.fallback_threshold)
+    run.metrics["val_iou"] = last.get("val_iou")
+    return run.metrics["threshold"]
 
 
 def describe_device() -> str:

@@ -64,13 +64,6 @@ def letterbox(stack: np.ndarray, size: int) -> tuple[np.ndarray, Letterbox]:
     return out, box
 
 
-def undo_letterbox(stack: np.ndarray, box: Letterbox) -> np.ndarray:
-    """Inverse of `letterbox`: (size, size, T) -> (H, W, T) of the original frame size."""
-    rows, cols = box.inner
-    top, left = box.offset
-    return resize_stack(np.ascontiguousarray(stack[top:top + rows, left:left + cols]), box.height, box.width)
-
-
 @dataclass(frozen=True)
 class Roi:
     """A square region of interest in frame pixels: rows y0..y0+side, cols x0..x0+side.

@@ -197,18 +197,6 @@ def fit_within(image: np.ndarray, max_side: int) -> np.ndarray:
     return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
 
 
-def read_frame_count_and_fps(path) -> tuple[int, float]:
-    """(number of decoded frames, container frame rate in frames per second) of a video file."""
-    try:
-        reader = imageio_ffmpeg.read_frames(str(path))
-        fps = float(next(reader)["fps"])
-        reader.close()
-        n_frames, _ = imageio_ffmpeg.count_frames_and_secs(str(path))
-    except (OSError, RuntimeError) as err:
-        raise InputError(f"{path}: cannot read as a video ({err})") from err
-    return int(n_frames), fps
-
-
 def contact_sheet(clips: list, max_clips: int = 12, tile: int = 256) -> np.ndarray:
     """One image showing the first `max_clips` clips, one row of tiles per clip.
 

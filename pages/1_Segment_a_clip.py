@@ -4,9 +4,9 @@ import time
 
 import streamlit as st
 
-from mvcore import charts, workspace
+from mvcore.app import charts, outputs, storage
+from mvcore.app.widgets import pick_data, pick_model, segmenter_for, setup_page
 from mvcore.errors import InputError
-from pages import pick_data, pick_model, segmenter_for, setup_page
 
 MAX_KEPT_RESULTS = 3
 
@@ -46,7 +46,7 @@ if picked:
 
 segmenter = segmenter_for(model) if model else None
 results = st.session_state.setdefault("seg_results", {})
-key = ((str(path), workspace.file_key(path), clip.name, str(model.path), model.version)
+key = ((str(path), storage.file_key(path), clip.name, str(model.path), model.version)
        if clip is not None and model else None)
 
 with settings:
@@ -58,11 +58,11 @@ if segmenter is not None and clip is not None and (clicked or (request and reque
         bar = st.progress(0.0, text="Segmenting...")
         started = time.time()
         result = segmenter.segment(clip, progress=lambda f: bar.progress(f, text=f"Segmenting... {f:.0%}"))
-        outputs = workspace.ClipOutputs(clip, result, workspace.results_dir(*key))
-        bar.progress(1.0, text="Writing the overlay video...")
-        outputs.overlay_mp4(style)
+        downloads = outputs.ClipOutputs(clip, result, storage.results_dir(*key))
+        bar.progress(1.0, text="Writing the overlay video, GIF and per-frame table...")
+        downloads.files(style)
         bar.empty()
-        results[key] = {"outputs": outputs, "seconds": time.time() - started}
+        results[key] = {"downloads": downloads, "seconds": time.time() - started}
         for old in list(results)[:-MAX_KEPT_RESULTS]:
             del results[old]
 
@@ -71,9 +71,10 @@ if shown is None:
     st.info("Choose a clip and a model, then press **Segment**.")
     st.stop()
 
-outputs = shown["outputs"]
-clip, result = outputs.clip, outputs.result
-rows = outputs.rows()
+downloads = shown["downloads"]
+clip, result = downloads.clip, downloads.result
+rows = downloads.rows()
+files = downloads.files(style)
 st.divider()
 st.subheader(f"{clip.name}")
 st.caption(f"Segmented {clip.n_frames} frame{'s' * (clip.n_frames != 1)} in {shown['seconds']:.1f} s. Red: predicted valve"
@@ -82,7 +83,7 @@ st.caption(f"Segmented {clip.n_frames} frame{'s' * (clip.n_frames != 1)} in {sho
 width = "stretch" if clip.shape[1] >= 400 else 400  # small clips are not blown up to the column
 video_col, frame_col = st.columns(2, gap="large")
 with video_col:
-    st.video(str(outputs.overlay_mp4(style)), loop=True, autoplay=True, muted=True, width=width)
+    st.video(str(files.mp4), loop=True, autoplay=True, muted=True, width=width)
 
 
 @st.fragment
@@ -102,15 +103,15 @@ with frame_col:
 st.plotly_chart(charts.frame_chart(rows), key="seg_chart")
 
 st.markdown("**Downloads**")
-stem = workspace.sanitise_name(clip.name, "clip")
+stem = files.mp4.stem
 d1, d2, d3, d4, d5 = st.columns(5)
-d1.download_button("Overlay MP4", outputs.overlay_mp4(style).read_bytes(), f"{stem}_overlay.mp4", "video/mp4",
+d1.download_button("Overlay MP4", files.mp4.read_bytes(), f"{stem}_overlay.mp4", "video/mp4",
                    on_click="ignore", key="dl_mp4")
-d2.download_button("Overlay GIF", lambda: outputs.overlay_gif(style), f"{stem}_overlay.gif", "image/gif",
+d2.download_button("Overlay GIF", files.gif.read_bytes, f"{stem}_overlay.gif", "image/gif",
                    on_click="ignore", key="dl_gif")
-d3.download_button("Masks .npz", outputs.masks_npz, f"{stem}_masks.npz", "application/octet-stream",
+d3.download_button("Masks .npz", downloads.masks_npz, f"{stem}_masks.npz", "application/octet-stream",
                    on_click="ignore", key="dl_npz")
-d4.download_button("Per-frame CSV", outputs.frames_csv, f"{stem}_frames.csv", "text/csv",
+d4.download_button("Per-frame CSV", files.frames_csv.read_bytes, files.frames_csv.name, "text/csv",
                    on_click="ignore", key="dl_csv")
 
 source = clip.source
@@ -122,7 +123,7 @@ if source.lower().endswith((".pkl", ".pickle", ".pkl.gz", ".pickle.gz")) and pic
             if st.button(f"Segment all {len(all_clips)} clips", help="For the leaderboard's submission CSV"):
                 bar = st.progress(0.0, text="Segmenting every clip...")
                 try:
-                    csv_bytes = workspace.submission_csv(segmenter, all_clips, progress=lambda f: bar.progress(f))
+                    csv_bytes = outputs.submission_csv(segmenter, all_clips, progress=lambda f: bar.progress(f))
                     st.session_state["seg_submission"] = (sub_key, csv_bytes)
                 except InputError as err:
                     st.error(str(err))

@@ -2,8 +2,8 @@
 
 import streamlit as st
 
-from mvcore import workspace
-from pages import pick_data, setup_page
+from mvcore.app import storage, summaries
+from mvcore.app.widgets import pick_data, setup_page
 
 setup_page("Data")
 st.title("Data")
@@ -25,7 +25,7 @@ with pick_col:
 if not picked:
     st.stop()
 path, clips = picked
-summary = workspace.dataset_summary(clips)
+summary = summaries.dataset_summary(clips)
 
 with summary_col:
     cols = st.columns(5)
@@ -38,10 +38,10 @@ summary_col.caption(f"{path.name}: frame sizes {summary['size']} pixels (rows x 
 
 table, grid = st.columns([1, 1], gap="large")
 with table:
-    st.dataframe(workspace.clip_rows(clips), hide_index=True)
+    st.dataframe(summaries.clip_rows(clips), hide_index=True)
 with grid:
     names = [c.name for c in clips]
     shown = st.multiselect("Clips to draw", names, default=names[:4], key=f"data_shown_{path}",
                            help="One row of tiles per clip: its annotated frames (or 3 spread frames).")
     if shown:
-        st.image(sheet(str(path), workspace.file_key(path), tuple(shown), clips), width="stretch")
+        st.image(sheet(str(path), storage.file_key(path), tuple(shown), clips), width="stretch")

@@ -4,10 +4,10 @@ import time
 
 import streamlit as st
 
-from mvcore import charts, jobs, workspace
+from mvcore.app import charts, jobs, storage, summaries
+from mvcore.app.widgets import pick_data, setup_page
 from mvcore.config import TrainConfig
 from mvcore.errors import InputError
-from pages import pick_data, setup_page
 
 setup_page("Train")
 st.title("Train")
@@ -66,7 +66,7 @@ st.subheader("New training run")
 data_col, settings_col = st.columns([1, 1], gap="large")
 with data_col:
     picked = pick_data("train", aml_only=True, labelled=True)
-    models = workspace.list_models()
+    models = storage.list_models()
     start_from = st.selectbox("Start from", ["scratch (two stages)"] + [m.label for m in models],
                               help="Fine-tuning keeps the model's locator and runs stage 2 only.")
     init = next((m.path for m in models if m.label == start_from), None)
@@ -100,4 +100,4 @@ if st.button("Start training", type="primary", disabled=picked is None):
 
 st.divider()
 st.subheader("Models")
-st.dataframe(workspace.model_rows(workspace.list_models()), hide_index=True)
+st.dataframe(summaries.model_rows(storage.list_models()), hide_index=True)

@@ -2,10 +2,10 @@
 
 import streamlit as st
 
-from mvcore import charts, workspace
+from mvcore.app import charts, outputs, storage, summaries
+from mvcore.app.widgets import pick_data, pick_model, segmenter_for, setup_page
 from mvcore.errors import InputError
 from mvcore.metrics import evaluate
-from pages import pick_data, pick_model, segmenter_for, setup_page
 
 setup_page("Evaluate")
 st.title("Evaluate")
@@ -24,15 +24,15 @@ with model_col:
 if picked is None or model is None:
     st.stop()
 path, clips = picked
-key = (str(path), workspace.file_key(path), str(model.path), model.version)
+key = (str(path), storage.file_key(path), str(model.path), model.version)
 results = st.session_state.setdefault("eval_results", {})
 
 if clicked and key not in results:
     labelled = [c for c in clips if c.is_labelled]
     bar = st.progress(0.0, text=f"Segmenting the annotated frames of {len(labelled)} labelled clips...")
     try:
-        masks = workspace.annotated_masks(segmenter, labelled, progress=lambda f: bar.progress(f))
-        evaluation = evaluate(masks, workspace.labels_of(labelled))
+        masks = outputs.annotated_masks(segmenter, labelled, progress=lambda f: bar.progress(f))
+        evaluation = evaluate(masks, summaries.labels_of(labelled))
     except InputError as err:
         bar.empty()
         st.error(str(err))

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mvcore import workspace
+from mvcore.app import storage
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLES = REPO / "samples"
@@ -19,15 +19,15 @@ SAMPLES = REPO / "samples"
 def ws(tmp_path, monkeypatch):
     """An empty workspace folder for this test (MVCORE_WORKSPACE points at it)."""
     root = tmp_path / "workspace"
-    monkeypatch.setenv(workspace.WORKSPACE_ENV, str(root))
+    monkeypatch.setenv(storage.WORKSPACE_ENV, str(root))
     return root
 
 
 @pytest.fixture(scope="session")
 def bundled_model() -> Path:
     """The bundled model folder; its absence is a failure, not a skip."""
-    path = workspace.BUNDLED_MODEL
-    assert workspace.is_model_dir(path), f"{path} is missing: the app's tests need the bundled model"
+    path = storage.BUNDLED_MODEL
+    assert storage.is_model_dir(path), f"{path} is missing: the app's tests need the bundled model"
     return path
 
 
@@ -35,7 +35,7 @@ def bundled_model() -> Path:
 def train_pickle() -> Path:
     """The bundled labelled AML pickle (5 small synthetic clips)."""
     path = SAMPLES / "train_small.pkl"
-    assert path.is_file(), f"{path} is missing: regenerate with mvcore.workspace.make_samples()"
+    assert path.is_file(), f"{path} is missing: regenerate with python -m mvcore.synth.samples"
     return path
 
 

@@ -20,9 +20,9 @@ from mvcore.synth import write_dataset
 
 def test_a_bench_model_is_reused_for_its_recipe_and_never_overwritten_by_another(train_pickle, tmp_path):
     clips = load_aml(train_pickle)
-    tiny = dict(fast=True, epochs_stage1=1, epochs_stage2=0)  # the seed preset has no locator: one fit each
-    first = TrainConfig.preset_config("seed", **tiny)
-    other = TrainConfig.preset_config("seed", lr_schedule="cosine", **tiny)
+    tiny = dict(fast=True, epochs_stage1=1, epochs_stage2=0)  # the baseline preset has no locator: one fit each
+    first = TrainConfig.preset_config("baseline", **tiny)
+    other = TrainConfig.preset_config("baseline", lr_schedule="cosine", **tiny)
     stem = tmp_path / "model-default"
 
     folder = trained_model(stem, clips, first)
@@ -37,13 +37,13 @@ def test_a_bench_model_is_reused_for_its_recipe_and_never_overwritten_by_another
     assert trained_model(stem, clips, other) == second
 
 
-@pytest.mark.parametrize("seed_scores, default_scores, expected", [
-    ([0.4], [0.75], "seed 0.400, default 0.750, margin **0.350**"),
-    ([0.4, 0.3], [0.75, 0.77], "seed 0.350, default 0.760, margin **0.410**"),
+@pytest.mark.parametrize("baseline_scores, default_scores, expected", [
+    ([0.4], [0.75], "baseline 0.400, default 0.750, margin **0.350**"),
+    ([0.4, 0.3], [0.75, 0.77], "baseline 0.350, default 0.760, margin **0.410**"),
 ])
-def test_the_margin_compares_each_recipes_mean_over_its_runs(seed_scores, default_scores, expected):
+def test_the_margin_compares_each_recipes_mean_over_its_runs(baseline_scores, default_scores, expected):
     rows = [{"seed": 2, "scale": 0.5, "preset": preset, "score": score}
-            for preset, scores in (("seed", seed_scores), ("default", default_scores)) for score in scores]
+            for preset, scores in (("baseline", baseline_scores), ("default", default_scores)) for score in scores]
     line = format_margin(rows)
     assert line.startswith(f"| 2 | 0.5 | mean of {len(default_scores)} |") and expected in line
 
@@ -59,7 +59,8 @@ def test_bench_wants_at_least_one_run(capsys):
     ("wide=default:base_filters=24,seed=1", "wide", {"base_filters": 24, "seed": 1}),
     ("ctx=default:offsets=[-1,0,1],loss=dice_bce,flip=true", "ctx",
      {"offsets": (-1, 0, 1), "loss": "dice_bce", "flip": True}),
-    ("old=seed:threshold=0.8", "old", {"preset": "seed", "whole_frame": True, "threshold": 0.8}),
+    ("base=baseline:threshold=0.8", "base", {"preset": "baseline", "whole_frame": True, "threshold": 0.8}),
+    ("old=seed:threshold=0.8", "old", {"preset": "baseline", "whole_frame": True, "threshold": 0.8}),  # its old name
 ])
 def test_a_variant_is_a_named_recipe_with_fields_changed(text, name, fields):
     parsed_name, config = parse_variant(text)
@@ -82,8 +83,8 @@ def test_a_malformed_variant_is_refused_by_name(text, problem):
 @pytest.mark.long
 def test_bench_ideas_trains_and_scores_each_variant_side_by_side(tmp_path, capsys):
     write_dataset(tmp_path / "synth-seed5-scale0.4", seed=5, n_train=14, n_test=3, scale=0.4)
-    tiny = "fast=true,epochs_stage1=1,epochs_stage2=0"  # the seed preset has no locator: one fit each
-    code = main(["bench", "ideas", f"a=seed:{tiny}", f"b=seed:{tiny},lr_schedule=cosine",
+    tiny = "fast=true,epochs_stage1=1,epochs_stage2=0"  # the baseline preset has no locator: one fit each
+    code = main(["bench", "ideas", f"a=baseline:{tiny}", f"b=baseline:{tiny},lr_schedule=cosine",
                  "--seeds", "5", "--scale", "0.4", "--work", str(tmp_path), "--jobs", "2"])
     rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| synth-seed5-scale0.4 |")]
     assert code == 0 and sorted(row.split(" | ")[1] for row in rows) == ["a", "b"]
@@ -137,9 +138,9 @@ def test_every_bench_prints_the_machine_it_ran_on():
 
 
 def test_bench_stress_trains_on_a_small_short_low_resolution_set(tmp_path, capsys):
-    tiny = "fast=true,epochs_stage1=1,epochs_stage2=0"   # the seed preset has no locator: one fit
+    tiny = "fast=true,epochs_stage1=1,epochs_stage2=0"   # the baseline preset has no locator: one fit
     shape = dict(STRESS, n_train=6, n_test=2)             # the stress set's shape, fewer clips
-    rows = stress([f"s=seed:{tiny}"], [3], tmp_path, shape)
+    rows = stress([f"s=baseline:{tiny}"], [3], tmp_path, shape)
     assert [row["name"] for row in rows] == ["s"] and 0.0 <= rows[0]["score"] <= 1.0
     assert capsys.readouterr().out.startswith("| stress-seed3 | s | ")
     clips = load_aml(tmp_path / "stress-seed3" / "train.pkl")

@@ -156,7 +156,7 @@ def test_pseudo_labels_come_from_unlabelled_frames_inside_the_clips_box(tiny_set
         fr, fc, _, _ = Roi.around(*box_bounds(clip.box), margin=config.margin).clipped(*outside.shape)
         outside[fr, fc] = False
         assert all(e.expert and e.label.shape == clip.video.shape[:2] and not e.label[outside].any() for e in mine)
-        assert not any(any((e.frames[:, :, 0] == clip.video[:, :, f]).all() for f in clip.frames) for e in mine)
+        assert not any(any((e.pixels[:, :, 0] == clip.video[:, :, f]).all() for f in clip.frames) for e in mine)
     assert any(e.label.any() for e in examples)
 
 

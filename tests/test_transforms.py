@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from mvcore.transforms import Roi, box_bounds, crop_stack, letterbox, neighbour_indices, paste_stack, undo_letterbox
+from mvcore.transforms import (Letterbox, Roi, box_bounds, crop_stack, letterbox, neighbour_indices, paste_stack,
+                               resize_stack)
 
 
 def blob_stack(h, w, t):
@@ -12,6 +13,13 @@ def blob_stack(h, w, t):
     for i in range(t):
         stack[h // 4 + i:h // 2 + i, w // 3:w // 3 + w // 4, i] = 255
     return stack
+
+
+def undo_letterbox(stack: np.ndarray, box: Letterbox) -> np.ndarray:
+    """(size, size, T) -> (H, W, T): the frame's part of the square, where `box` says it is, back at its size."""
+    rows, cols = box.inner
+    top, left = box.offset
+    return resize_stack(np.ascontiguousarray(stack[top:top + rows, left:left + cols]), box.height, box.width)
 
 
 @pytest.mark.parametrize("h, w, size", [(600, 800, 128), (112, 112, 128), (731, 1007, 256), (80, 40, 64)])

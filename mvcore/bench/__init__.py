@@ -1,6 +1,6 @@
 """Benchmarks that print figures, one module each; the product never imports this package.
 
-- `accuracy`: the seed preset against the default recipe on generated sets (`mvcore bench accuracy`).
+- `accuracy`: the baseline preset against the default recipe on generated sets (`mvcore bench accuracy`).
 - `ideas`: `TrainConfig` variants trained side by side and scored alike (`mvcore bench ideas`).
 - `speed`: parameters, GFLOPs, training step, frames/s and memory (`mvcore bench speed`).
 - `real`: a model on the hand-labelled real echo frames of tests/data/real (`mvcore bench real`).

@@ -1,4 +1,4 @@
-"""`mvcore bench accuracy`: the seed preset against the default recipe on generated sets.
+"""`mvcore bench accuracy`: the baseline preset against the default recipe on generated sets.
 
 For each (seed, scale), generate a synthetic set, train both recipes with the same code (or reuse a
 model of exactly that recipe), segment the test clips and score them as the course does.
@@ -69,7 +69,7 @@ def accuracy(seeds: list[int], scales: list[float], work: Path, runs: int = 1) -
     """Train and score both recipes `runs` times (training seeds 0, 1, ...) on each generated set.
 
     Prints one row per run, then per set the mean of each recipe over its runs and the margin of
-    the default over the seed preset; returns the per-run rows.
+    the default over the baseline preset; returns the per-run rows.
     """
     from ..data import load_aml
 
@@ -79,7 +79,7 @@ def accuracy(seeds: list[int], scales: list[float], work: Path, runs: int = 1) -
             data = synth_set(work, seed, scale)
             clips = load_aml(data / "train.pkl")
             set_rows = []
-            for preset in ("seed", "default"):
+            for preset in ("baseline", "default"):
                 for run in range(runs):
                     name = f"model-{preset}-seed{seed}-scale{scale}" + (f"-run{run}" if run else "")
                     out = trained_model(work / name, clips, TrainConfig.preset_config(preset, seed=run))
@@ -99,10 +99,10 @@ def format_row(row: dict) -> str:
 
 def format_margin(rows: list[dict]) -> str:
     """One set's line: each recipe's AML score averaged over its runs, and the default's margin."""
-    mean = {p: float(np.mean([r["score"] for r in rows if r["preset"] == p])) for p in ("seed", "default")}
+    mean = {p: float(np.mean([r["score"] for r in rows if r["preset"] == p])) for p in ("baseline", "default")}
     runs = sum(r["preset"] == "default" for r in rows)
-    return (f"| {rows[0]['seed']} | {rows[0]['scale']} | mean of {runs} | seed {mean['seed']:.3f}, "
-            f"default {mean['default']:.3f}, margin **{mean['default'] - mean['seed']:.3f}** | | | | | |")
+    return (f"| {rows[0]['seed']} | {rows[0]['scale']} | mean of {runs} | baseline {mean['baseline']:.3f}, "
+            f"default {mean['default']:.3f}, margin **{mean['default'] - mean['baseline']:.3f}** | | | | | |")
 
 
 ACCURACY_HEADER = ("| data seed | scale | recipe | run | AML score (median video IoU) | mean video IoU | "

@@ -72,7 +72,7 @@ def speed_segmenter(which: str):
     from ..predict import Segmenter
 
     if which == "seed":
-        config = TrainConfig.preset_config("seed")
+        config = TrainConfig.preset_config("baseline")
         return Segmenter(create_model("seed_unet", size=config.crop_size, channels=1), None, config, 0.9)
     return Segmenter.load()
 

@@ -203,10 +203,14 @@ def _aml_clip(record: dict, where: str, split: str | None, source: str) -> Clip:
     return clip
 
 
-def _refuse_duplicate_names(names: list[str], path) -> None:
+def refuse_duplicate_names(names: list[str], what: str, hint: str = "") -> None:
+    """InputError `WHAT NAME, NAME[; HINT]` when a name repeats: labels and outputs are keyed by clip name.
+
+    what: the message up to the repeated names, e.g. 'train.pkl: several records are named'.
+    """
     repeated = sorted({name for name in names if names.count(name) > 1})
     if repeated:
-        raise InputError(f"{path}: several records are named {', '.join(map(repr, repeated))}")
+        raise InputError(f"{what} {', '.join(repeated)}" + (f"; {hint}" if hint else ""))
 
 
 def load_aml(path, split: str | None = None) -> list[Clip]:
@@ -220,7 +224,7 @@ def load_aml(path, split: str | None = None) -> list[Clip]:
     records = load_pickle(path)
     clips = [_aml_clip(record, _where(path, i, record), split, str(path))
              for i, record in enumerate(records)]
-    _refuse_duplicate_names([clip.name for clip in clips], path)
+    refuse_duplicate_names([clip.name for clip in clips], f"{path}: several records are named")
     return clips
 
 
@@ -235,5 +239,5 @@ def load_labels(path) -> dict[str, tuple[list[int], np.ndarray]]:
         shape = video.shape if isinstance(video, np.ndarray) else None
         names.append(_check_name(record, where))
         labels[names[-1]] = _check_label(record, shape, where)
-    _refuse_duplicate_names(names, path)
+    refuse_duplicate_names(names, f"{path}: several records are named")
     return labels

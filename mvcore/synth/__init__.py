@@ -26,6 +26,7 @@ y = depth), image px (column, row).
 - `records`: one clip rendered and labelled, as an AML train or test record.
 - `stress`: stress-set options: clips cut to their labelled frames, resized to a small square.
 - `dataset`: whole train/test sets for a seed, in memory or written as AML pickles.
+- `samples`: the bundled sample clips of `samples/` (`python -m mvcore.synth.samples`).
 - `realism`: image statistics of the real SonoSite cine beside synthetic clips (a tool).
 """
 

@@ -34,9 +34,9 @@ def _train_records(seed: int, n_train: int, scale: float, options: StressOptions
 
 
 def _test_records(seed: int, n_test: int, scale: float, options: StressOptions):
-    """Yield (test record, test label record) pairs one by one, of kind `options.test_kind`."""
+    """Yield (test record, test label record) pairs one by one, of kind `options.kind_of_test_clips`."""
     for rng in _clip_rngs(seed, 1, n_test):
-        yield stress_test_pair(*make_test_record(rng, scale, options.test_kind), options)
+        yield stress_test_pair(*make_test_record(rng, scale, options.kind_of_test_clips), options)
 
 
 def synth_dataset(seed: int = 0, n_train: int = 65, n_test: int = 20, scale: float = 1.0, *,
@@ -49,9 +49,10 @@ def synth_dataset(seed: int = 0, n_train: int = 65, n_test: int = 20, scale: flo
     return list(_train_records(seed, n_train, scale, options)), [t for t, _ in tests], [lab for _, lab in tests]
 
 
-def _open_list_pickle(path: Path):
-    """A gzip stream holding the start of a protocol-4 pickle of a list; add items with `_append_item`."""
-    stream = gzip.open(path, "wb", compresslevel=1)
+def _open_list_pickle(path: Path, compresslevel: int = 1):
+    """A gzip stream holding the start of a protocol-4 pickle of a list; add items with `_append_item`,
+    end it with `_close_list_pickle`."""
+    stream = gzip.open(path, "wb", compresslevel=compresslevel)
     stream.write(pickle.PROTO + bytes([4]) + pickle.EMPTY_LIST)
     return stream
 
@@ -66,6 +67,21 @@ def _append_item(stream, item) -> None:
     data = pickler_out.getbuffer()
     stream.write(data[:-1])
     stream.write(pickle.APPEND)
+
+
+def _close_list_pickle(stream) -> None:
+    stream.write(pickle.STOP)
+    stream.close()
+
+
+def write_records(records, path, compresslevel: int = 1) -> Path:
+    """Write AML records (an iterable of dicts) as a gzip pickle of a list, what `load_aml` reads;
+    only one record need be in memory at a time. Returns `path`."""
+    stream = _open_list_pickle(Path(path), compresslevel)
+    for record in records:
+        _append_item(stream, record)
+    _close_list_pickle(stream)
+    return Path(path)
 
 
 def write_dataset(out_dir, seed: int = 0, n_train: int = 65, n_test: int = 20, scale: float = 1.0, *,
@@ -84,6 +100,5 @@ def write_dataset(out_dir, seed: int = 0, n_train: int = 65, n_test: int = 20, s
         _append_item(streams[1], test)
         _append_item(streams[2], label)
     for stream in streams:
-        stream.write(pickle.STOP)
-        stream.close()
+        _close_list_pickle(stream)
     return paths

@@ -35,7 +35,7 @@ class StressOptions:
             raise ValueError(f"size must be at least 16 px, not {self.size}")
 
     @property
-    def test_kind(self) -> str:
+    def kind_of_test_clips(self) -> str:
         """'amateur' (112 x 112 test clips) for an amateur-only set, else 'expert'."""
         return "amateur" if set(self.datasets) == {"amateur"} else "expert"
 

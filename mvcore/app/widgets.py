@@ -1,6 +1,6 @@
-"""What the pages share: page setup, cached models and clips, the model and data pickers.
+"""What the pages share: page setup, cached models and clips, the model and data pickers, upload ingest.
 
-Streamlit does not list `__init__.py` as a page, so this is the pages' common module.
+The one module of mvcore that imports streamlit; `pages/` holds only the pages themselves.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from mvcore import workspace
+from mvcore.app import storage
 from mvcore.errors import InputError
 
 NAVIGATION = [("app.py", "Home", ":material/home:"),
@@ -52,7 +52,7 @@ def load_clips(path: str, version: str, aml_only: bool = False):
 @st.cache_resource(max_entries=4, show_spinner="Checking the upload...")
 def ingest(name: str, file_id: str, _uploaded, max_bytes: int, aml_only: bool, axis: str = "HWT"):
     """The stored, validated upload; its bytes are copied out of the uploader only on a cache miss."""
-    return workspace.ingest_upload(name, _uploaded.getvalue(), max_bytes=max_bytes, aml_only=aml_only, axis=axis)
+    return storage.ingest_upload(name, _uploaded.getvalue(), max_bytes=max_bytes, aml_only=aml_only, axis=axis)
 
 
 def upload_limit_bytes() -> int:
@@ -61,7 +61,7 @@ def upload_limit_bytes() -> int:
 
 def pick_model(container=st, key: str = "model", help: str | None = None):
     """A select box of the available models; None (with an error shown) when there is none."""
-    models = workspace.list_models()
+    models = storage.list_models()
     if not models:
         container.error("No model yet: the bundled model (models/default) is missing. Train one on the "
                         "Train page, or add the bundled model.")
@@ -86,7 +86,7 @@ def pick_data(key: str, aml_only: bool = False, labelled: bool = False, samples:
     aml_only: only AML pickles; labelled: require labelled clips (for evaluation).
     """
     if samples is None:
-        samples = [p for p in workspace.list_samples() if not aml_only or p.suffix == ".pkl"]
+        samples = [p for p in storage.list_samples() if not aml_only or p.suffix == ".pkl"]
     if labelled:
         samples = [p for p in samples if p.name.startswith("train")]
     source = st.radio("Data", ["Sample", "Upload"], horizontal=True, key=f"{key}_source",
@@ -98,7 +98,7 @@ def pick_data(key: str, aml_only: bool = False, labelled: bool = False, samples:
         name = st.selectbox("Sample", [p.name for p in samples], key=f"{key}_sample")
         path = next(p for p in samples if p.name == name)
         try:
-            return path, load_clips(str(path), workspace.file_key(path), aml_only)
+            return path, load_clips(str(path), storage.file_key(path), aml_only)
         except InputError as err:
             st.error(str(err))
             return None

@@ -12,7 +12,7 @@ from playwright.sync_api import expect, sync_playwright
 from pydicom.data import get_testdata_file
 
 from mvcore.bench.appserver import CHROMIUM, CHROMIUM_ARGS, running_app
-from mvcore.video import read_frame_count_and_fps
+from mvcore.data import read_video
 
 
 @pytest.fixture
@@ -48,9 +48,9 @@ def test_upload_dicom_segment_watch_and_download(server, tmp_path):
             download.value.save_as(saved)
         finally:
             browser.close()
-    frames, fps = read_frame_count_and_fps(saved)
-    assert frames == 120
-    assert fps == pytest.approx(30.0, abs=0.5)  # FrameTime 33.333 ms
+    overlay = read_video(saved)
+    assert overlay.n_frames == 120
+    assert overlay.fps == pytest.approx(30.0, abs=0.5)  # FrameTime 33.333 ms
 
 
 def chromium_exists() -> bool:

@@ -1,4 +1,4 @@
-"""Tests for mvcore.jobs: a real background training run, one job at a time, cancel, dead pids."""
+"""Tests for mvcore.app.jobs: a real background training run, one job at a time, cancel, dead pids."""
 
 import json
 import os
@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from mvcore import jobs, workspace
+from mvcore.app import jobs, storage
 
 
 def wait_for(predicate, timeout_s: float, what: str):
@@ -31,9 +31,9 @@ def test_training_job_runs_to_a_listed_model_and_refuses_a_second(ws, train_pick
     progress = job.progress()
     assert progress.device and progress.finished and progress.eta_s == 0 and progress.fraction == 1.0
     assert {e["stage"] for e in progress.epochs} >= {"stage1", "stage2"}
-    listed = {m.name: m for m in workspace.list_models(bundled=ws / "no-bundled-model")}
+    listed = {m.name: m for m in storage.list_models(bundled=ws / "no-bundled-model")}
     assert listed["tiny"].source == "trained here" and listed["tiny"].metrics["threshold"] > 0
-    assert jobs.active_job() is None and [j.id for j in jobs.list_jobs()] == [job.id]
+    assert jobs.active_job() is None and [p.parent.name for p in (ws / "jobs").glob("*/job.json")] == [job.id]
 
 
 def test_cancel_stops_the_process_group_and_frees_the_slot(ws, train_pickle):

@@ -10,7 +10,7 @@ from streamlit import config as st_config
 from streamlit.testing.v1 import AppTest
 
 from conftest import BAD_UPLOADS, REPO, SAMPLES, small_video_bytes
-from mvcore import jobs
+from mvcore.app import jobs
 from mvcore.data import load_aml
 from mvcore.export import read_submission_csv
 
@@ -68,7 +68,8 @@ def test_segment_upload_style_downloads_and_submission(ws, bundled_model):
     caption = next(c.value for c in at.caption if c.value.startswith("Segmented"))
     at.radio(key="seg_style").set_value("contour").run()  # new overlay, same segmentation
     assert next(c.value for c in at.caption if c.value.startswith("Segmented")) == caption
-    assert sorted(p.name for p in (ws / "results").rglob("*.mp4")) == ["my_clip_contour.mp4", "my_clip_fill.mp4"]
+    assert sorted((p.parent.name, p.name) for p in (ws / "results").rglob("*.mp4")) == [("contour", "my_clip.mp4"),
+                                                                                     ("fill", "my_clip.mp4")]
     assert [p.parent.name for p in (ws / "uploads").rglob("*.mp4")] and not at.exception
 
     at.radio(key="seg_source").set_value("Sample").run()

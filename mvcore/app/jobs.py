@@ -2,7 +2,7 @@
 
 The process runs in its own session (process group), outside any web request, so a page reload,
 a second browser tab or a closed browser neither stops nor duplicates it. Everything about a job
-is in its folder, workspace/jobs/ID/:
+is in its folder, workspace/jobs/ID/ (mvcore.app.storage):
 
     job.json      id, model name and folder, command, settings, planned epochs, start time
     pid           process-group leader (a /bin/sh wrapper around the trainer)
@@ -31,9 +31,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from mvcore.app.storage import REPO, check_model_name, workspace_dir
 from mvcore.errors import InputError
-from mvcore.workspace import REPO, check_model_name, is_model_dir, sanitise_name, workspace_dir
-
+from mvcore.files import sanitise_name
+from mvcore.predict import is_model_dir
 
 
 class JobBusy(InputError):
@@ -82,7 +83,6 @@ class Progress:
     device: str | None = None
     stage: str | None = None
     epochs: list[dict] = field(default_factory=list)
-    validation: list[dict] = field(default_factory=list)
     messages: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     done_epochs: int = 0
@@ -172,8 +172,6 @@ def summarise_events(events: list[dict], planned: dict[str, int]) -> Progress:
             planned[event["stage"]] = int(event["epochs"])
         elif kind == "epoch":
             progress.epochs.append(event)
-        elif kind == "validation":
-            progress.validation.append(event)
         elif kind == "message":
             progress.messages.append(event.get("text", ""))
             if "stage 2 skipped" in event.get("text", ""):
@@ -233,12 +231,6 @@ def latest_job() -> Job | None:
         return None
     folder = workspace_dir("jobs") / sanitise_name(pointer.read_text().strip(), "none")
     return Job(folder) if (folder / "job.json").is_file() else None
-
-
-def list_jobs() -> list[Job]:
-    """Every job of the workspace, newest first."""
-    folders = [p for p in workspace_dir("jobs").iterdir() if (p / "job.json").is_file()]
-    return [Job(p) for p in sorted(folders, key=lambda p: p.name, reverse=True)]
 
 
 def start_training(data: list[Path], name: str, settings: TrainSettings | None = None,

@@ -1,0 +1,11 @@
+"""The web app's side of mvcore: what `app.py` and `pages/` call. Only `widgets` imports streamlit.
+
+- `storage`: the workspace folder (uploads, models trained here, jobs, results), the bundled samples.
+- `summaries`: table rows of clips, data sets and models.
+- `outputs`: a segmented clip's downloads, the masks an evaluation scores, a set's submission CSV.
+- `jobs`: background training processes and their progress.
+- `charts`: plotly figures and frame pictures.
+- `widgets`: page setup, cached loaders, the model and data pickers, upload ingest (streamlit).
+
+The core (data, synth, model, train, predict, export, video) never imports this package.
+"""
