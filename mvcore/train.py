@@ -26,8 +26,9 @@ from .batches import (Example, LocatorBatches, SegmentationBatches, box_roi, cli
 from .clip import Clip
 from .config import TrainConfig
 from .errors import InputError
+from .fit import SCHEDULES, Event, Stage, fit_stage
 from .locate import locate_roi
-from .losses import LOSSES, hard_iou
+from .losses import LOSSES
 from .metrics import video_iou
 from .model import create_model, freeze_encoder_levels
 from .model_dir import write_model_dir
@@ -35,7 +36,6 @@ from .predict import Segmenter
 from .quality import HIT_SHARE, MIN_HIT_RATE, assess, fixed_box_iou, share_inside
 from .transforms import paste_stack
 
-Event = dict
 ARCHITECTURE = ("crop_size", "base_filters", "depth", "offsets", "margin", "whole_frame", "locator_size")
 THRESHOLDS = np.round(np.arange(0.2, 0.96, 0.05), 2)
 
@@ -52,77 +52,6 @@ def split_by_video(clips: list[Clip], fraction: float, seed: int) -> tuple[list[
         val += [group[i] for i in order[:n_val]]
         train += [group[i] for i in order[n_val:]]
     return train, val
-
-
-class EpochReporter(keras.callbacks.Callback):
-    """Turns epoch ends into events for the caller (progress bar, job file) and history rows."""
-
-    def __init__(self, stage: str, epochs: int, on_event: Callable[[Event], None], history: list):
-        super().__init__()
-        self.stage, self.epochs, self.on_event, self.history = stage, epochs, on_event, history
-        self.started = time.time()
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self.started = time.time()
-
-    def on_epoch_end(self, epoch, logs=None):
-        logs = logs or {}
-        row = {"stage": self.stage, "epoch": epoch + 1, "epochs": self.epochs,
-               "loss": float(logs.get("loss", np.nan)), "val_loss": float(logs.get("val_loss", np.nan)),
-               "iou": float(logs.get("hard_iou", np.nan)), "val_iou": float(logs.get("val_hard_iou", np.nan)),
-               "seconds": round(time.time() - self.started, 2)}
-        self.history.append(row)
-        self.on_event(dict(row, kind="epoch"))
-
-
-@dataclass(frozen=True)
-class Stage:
-    """One fit of the recipe: its name ('locator', 'stage1', 'stage2'), epochs, Adam's learning rate,
-    the loss (a key of mvcore.losses.LOSSES), the rate's schedule and whether the weights end as
-    their moving average (EMA, about the last 100 steps)."""
-
-    name: str
-    epochs: int
-    lr: float
-    loss: str
-    schedule: str = "constant"
-    ema: bool = False
-
-    @classmethod
-    def of(cls, config: TrainConfig, name: str) -> "Stage":
-        """The stage `name` as `config` sets it (the locator keeps its own loss and no EMA)."""
-        if name == "locator":
-            return cls(name, config.locator_epochs, config.lr_stage1, "dice_bce", config.lr_schedule)
-        if name == "stage1":
-            return cls(name, config.epochs_stage1, config.lr_stage1, config.loss, config.lr_schedule, config.ema)
-        return cls(name, config.epochs_stage2, config.lr_stage2, config.loss, config.lr_schedule, config.ema)
-
-
-def fit_stage(model, train, val, stage: Stage, on_event: Callable[[Event], None], history: list) -> None:
-    """Compile `model` with Adam as `stage` says and fit it on the batches `train`, reporting each epoch.
-
-    The schedule 'constant' keeps the learning rate; 'cosine' lowers it along a half cosine to 0 at
-    the stage's last step.
-    """
-    rate = learning_rate(stage.lr, stage.schedule, stage.epochs * len(train))
-    model.compile(optimizer=keras.optimizers.Adam(rate, use_ema=stage.ema), loss=LOSSES[stage.loss],
-                  metrics=[hard_iou])
-    on_event({"kind": "stage", "stage": stage.name, "epochs": stage.epochs})
-    model.fit(train, validation_data=val, epochs=stage.epochs, verbose=0,
-              callbacks=[EpochReporter(stage.name, stage.epochs, on_event, history)])
-
-
-SCHEDULES = ("constant", "cosine")
-
-
-def learning_rate(lr: float, schedule: str, steps: int):
-    """Adam's learning rate: the number `lr`, or a schedule from `lr` over `steps` optimiser steps.
-
-    `schedule`: one of SCHEDULES (`check_recipe` refuses others before training starts).
-    """
-    if schedule == "cosine":
-        return keras.optimizers.schedules.CosineDecay(lr, decay_steps=max(1, steps))
-    return lr
 
 
 def check_recipe(config: TrainConfig) -> None:

@@ -1,9 +1,12 @@
-"""Shared fixtures: a throw-away workspace per test, the bundled samples and model, bad uploads."""
+"""Shared fixtures: a throw-away workspace per test, the bundled samples and model, bad uploads, and
+a tiny synthetic set and fast model made once per run for every worker."""
 
+import fcntl
 import gzip
 import io
 import os
 import pickle
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -37,6 +40,42 @@ def train_pickle() -> Path:
     path = SAMPLES / "train_small.pkl"
     assert path.is_file(), f"{path} is missing: regenerate with python -m mvcore.synth.samples"
     return path
+
+
+def made_once(tmp_path_factory, name: str, make) -> Path:
+    """The folder `name`, made by `make(folder)` once per test run and shared by every pytest-xdist
+    worker (the first to ask makes it while the others wait on a lock)."""
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent  # the workers' common folder of this run
+    folder, done = root / name, root / f"{name}.done"
+    with open(root / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not done.exists():
+            shutil.rmtree(folder, ignore_errors=True)
+            make(folder)
+            done.touch()
+    return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_set(tmp_path_factory) -> Path:
+    """`synth --seed 5 --scale 0.4` with 14 train and 3 test clips: train.pkl, test.pkl, test_labels.pkl."""
+    from mvcore.synth import write_dataset
+
+    return made_once(tmp_path_factory, "synth-seed5-scale0.4",
+                     lambda folder: write_dataset(folder, seed=5, n_train=14, n_test=3, scale=0.4))
+
+
+@pytest.fixture(scope="session")
+def fast_model(tiny_set, tmp_path_factory) -> Path:
+    """A model folder from `mvcore train --fast` on the tiny set: the default recipe, locator included."""
+    from mvcore.cli import main
+
+    def train_fast(folder):
+        assert main(["train", str(tiny_set / "train.pkl"), "--out", str(folder), "--fast"]) == 0
+
+    return made_once(tmp_path_factory, "fast-model", train_fast)
 
 
 class _Boom:

@@ -15,7 +15,6 @@ from mvcore.cli import main
 from mvcore.config import TrainConfig, load_train_config
 from mvcore.data import load_aml
 from mvcore.errors import InputError
-from mvcore.synth import write_dataset
 
 
 def test_a_bench_model_is_reused_for_its_recipe_and_never_overwritten_by_another(train_pickle, tmp_path):
@@ -81,8 +80,8 @@ def test_a_malformed_variant_is_refused_by_name(text, problem):
 
 
 @pytest.mark.long
-def test_bench_ideas_trains_and_scores_each_variant_side_by_side(tmp_path, capsys):
-    write_dataset(tmp_path / "synth-seed5-scale0.4", seed=5, n_train=14, n_test=3, scale=0.4)
+def test_bench_ideas_trains_and_scores_each_variant_side_by_side(tiny_set, tmp_path, capsys):
+    (tmp_path / tiny_set.name).symlink_to(tiny_set)   # the set `--seeds 5 --scale 0.4` names, made once per run
     tiny = "fast=true,epochs_stage1=1,epochs_stage2=0"  # the baseline preset has no locator: one fit each
     code = main(["bench", "ideas", f"a=baseline:{tiny}", f"b=baseline:{tiny},lr_schedule=cosine",
                  "--seeds", "5", "--scale", "0.4", "--work", str(tmp_path), "--jobs", "2"])

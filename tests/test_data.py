@@ -467,8 +467,8 @@ def dicom_claiming(tmp, frames):
 BOMBS = [  # (id, make(tmp) -> path, environment, words of the message)
     ("npz_8_GB", npz_bomb, {}, "2000 x 2000 x 2048"),
     ("npy_8_GB", lambda t: npy_header_only(t / "bomb.npy", (2048, 2000, 2000)), {}, "more than the limit"),
-    ("gzip_pickle", lambda t: aml(t, make_record(video=np.zeros((400, 500, 300), np.uint8),
-                                                 label=DROP, frames=DROP, box=DROP)),
+    ("gzip_pickle", lambda t: aml(t, make_record(video=np.zeros((400, 500, 300), np.uint8),  # AML's protocol
+                                                 label=DROP, frames=DROP, box=DROP), protocol=2),
      {"MVCORE_MAX_INPUT_GB": "0.005"}, "unpacks into more than 0.005 GB"),
     ("dicom_frames", lambda t: dicom_claiming(t, 10 ** 6), {}, "64 x 64 x 1000000"),
     ("mp4", lambda t: write_mp4(t / "long.mp4", make_video(t=40, h=32, w=48)),

@@ -8,6 +8,10 @@ allocating it, and the pickle reader counts the bytes it unpacks as it goes.
   with room to spare).
 - `MVCORE_MAX_FRAME_PIXELS`: frames x height x width of one clip (default 1.2 billion: 2,500
   frames of 600 x 800).
+
+AML pickles are protocol 2, whose arrays arrive as strings read through `CappedReader`. In
+protocol 4 and later, Python's unpickler reserves a large bytes object at the size the stream
+claims before reading into it; the cap still stops the read, so those pages are never filled.
 """
 
 from __future__ import annotations
