@@ -4,7 +4,7 @@ import time
 
 import streamlit as st
 
-from mvcore.app import charts, outputs, storage
+from mvcore.app import charts, housekeeping, outputs, storage
 from mvcore.app.widgets import pick_data, pick_model, segmenter_for, setup_page
 from mvcore.errors import InputError
 
@@ -12,7 +12,7 @@ MAX_KEPT_RESULTS = 3
 
 setup_page("Segment a clip")
 st.title("Segment a clip")
-st.caption("Upload an echo clip (video, DICOM cine, NumPy array or AML pickle) or pick a sample, then "
+st.caption("Upload an echo clip (video, DICOM cine, still image, NumPy array or AML pickle) or pick a sample, then "
            "segment the mitral valve on every frame. Labelled clips also show the truth (green) and IoU.")
 
 request = st.session_state.pop("segment_request", None)  # set by the home page's one-click button
@@ -62,6 +62,10 @@ if segmenter is not None and clip is not None and (clicked or (request and reque
         bar.progress(1.0, text="Writing the overlay video, GIF and per-frame table...")
         downloads.files(style)
         bar.empty()
+        removed = housekeeping.keep_under_cap()
+        if removed:
+            st.toast(f"The workspace passed its {housekeeping.MAX_GB_ENV} cap: the {len(removed)} oldest cached "
+                     "results were removed (they are remade when needed).")
         results[key] = {"downloads": downloads, "seconds": time.time() - started}
         for old in list(results)[:-MAX_KEPT_RESULTS]:
             del results[old]

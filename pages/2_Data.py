@@ -1,8 +1,8 @@
-"""Data: what an AML train.pkl / test.pkl holds: clips, sizes, labels and boxes."""
+"""Data: what an AML train.pkl / test.pkl holds: clips, sizes, labels and boxes; and the workspace's storage."""
 
 import streamlit as st
 
-from mvcore.app import storage, summaries
+from mvcore.app import housekeeping, storage, summaries
 from mvcore.app.widgets import pick_data, setup_page
 
 setup_page("Data")
@@ -18,6 +18,14 @@ def sheet(path: str, version: str, names: tuple[str, ...], _clips):
     chosen = [c for c in _clips if c.name in names]
     return contact_sheet(chosen, max_clips=len(chosen))
 
+
+with st.expander("Storage"):
+    st.dataframe(housekeeping.storage_rows(), hide_index=True)
+    st.caption("Models and a running job's files are never removed. Cached results are remade when a clip is "
+               f"segmented again; set {housekeeping.MAX_GB_ENV} to remove the oldest ones past a size.")
+    for part, label in (("results", "Clear results"), ("uploads", "Clear uploads"), ("jobs", "Clear finished jobs")):
+        if st.button(label, key=f"clear_{part}"):
+            st.success(f"{label}: {housekeeping.clear(part) / 1e6:.1f} MB freed.")
 
 pick_col, summary_col = st.columns([1, 2], gap="large")
 with pick_col:

@@ -49,7 +49,9 @@ class Limits:
                              f"input file (set {MAX_BYTES_ENV} to raise it)")
 
 
-def _env_number(name: str, default: float) -> float:
+def positive_env_number(name: str, default: float | None) -> float | None:
+    """The positive number in environment variable `name`, or `default` where it is unset or empty;
+    InputError naming the variable for anything else."""
     text = os.environ.get(name, "").strip()
     if not text:
         return default
@@ -64,8 +66,8 @@ def _env_number(name: str, default: float) -> float:
 
 def input_limits() -> Limits:
     """Today's limits: the environment's where set, else the defaults."""
-    return Limits(max_bytes=int(_env_number(MAX_BYTES_ENV, DEFAULT_MAX_GB) * 1e9),
-                  max_pixels=int(_env_number(MAX_PIXELS_ENV, DEFAULT_MAX_PIXELS)))
+    return Limits(max_bytes=int(positive_env_number(MAX_BYTES_ENV, DEFAULT_MAX_GB) * 1e9),
+                  max_pixels=int(positive_env_number(MAX_PIXELS_ENV, DEFAULT_MAX_PIXELS)))
 
 
 class CappedReader:

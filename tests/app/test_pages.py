@@ -141,7 +141,7 @@ def test_data_page_summarises_a_pickle(ws, train_pickle):
     assert not at.error, errors(at)
     assert metrics(at) == {"Clips": "5", "Amateur": "3", "Expert": "2", "Labelled": "5",
                            "Frames per clip": f"{min(lengths)}-{max(lengths)}"}
-    assert len(at.dataframe) == 1 and len(at.get("image")) == 1
+    assert len(at.dataframe) == 2 and len(at.get("image")) == 1   # the storage table, the clips
 
 
 @pytest.mark.parametrize("name, data, message", [
@@ -191,3 +191,15 @@ def test_evaluate_page_refuses_a_corrupt_pickle(ws, bundled_model):
     at = upload(open_page("evaluate"), "eval", "train.pkl", b"\x1f\x8b\x08\x00garbage")
     assert "Upload refused" in errors(at)
     assert button(at, "Evaluate").disabled
+
+
+def test_data_page_clears_cached_results(ws):
+    from mvcore.app.storage import workspace_dir
+
+    (workspace_dir("results") / "old").mkdir()
+    (workspace_dir("results") / "old" / "clip.mp4").write_bytes(b"\0" * 3_000_000)
+    at = open_page("data")
+    button(at, "Clear results").click().run()
+    assert not at.error, errors(at)
+    assert "3.0 MB freed" in " ".join(s.value for s in at.success)
+    assert not any(workspace_dir("results").iterdir())
