@@ -152,6 +152,17 @@ def at_least_one(text: str) -> int:
     return value
 
 
+def probability(text: str) -> float:
+    """argparse type: a number from 0 to 1 (0 is honoured: every pixel with any probability is valve)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text}: not a number") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"{text}: must be from 0 to 1")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m mvcore", description="Mitral valve segmentation in echo videos.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -198,7 +209,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--csv", type=Path, help="write the AML submission CSV")
     p.add_argument("--npz", type=Path, help="write bool (H, W, T) masks keyed by clip name")
     p.add_argument("--overlay-dir", type=Path, help="write NAME.mp4, NAME.gif and NAME_frames.csv per clip")
-    p.add_argument("--threshold", type=float, help="override the model's probability threshold")
+    p.add_argument("--threshold", type=probability, help="override the model's probability threshold (0 to 1)")
     p.add_argument("--style", default="fill", choices=["fill", "contour"])
     p.add_argument("--axis", default="HWT", choices=["HWT", "THW"], help="axis order of .npy/.npz inputs")
     p.add_argument("--runtime", default="auto", choices=RUNTIMES,

@@ -111,7 +111,7 @@ def drawn(batches: keras.utils.PyDataset) -> tuple[np.ndarray, np.ndarray]:
 
 def fit_stage(model, train, val, stage: Stage, on_event: Callable[[Event], None], history: list) -> None:
     """Compile `model` with Adam as `stage` says and fit it on the batches `train` (a PyDataset with
-    a `batch_size`), validating on `val` and reporting each epoch.
+    a `batch_size`), validating on the batches `val` (None: no validation) and reporting each epoch.
 
     The schedule 'constant' keeps the learning rate; 'cosine' lowers it along a half cosine to 0 at
     the stage's last step.
@@ -121,7 +121,7 @@ def fit_stage(model, train, val, stage: Stage, on_event: Callable[[Event], None]
     on_event({"kind": "stage", "stage": stage.name, "epochs": stage.epochs})
     average = WeightAverage()
     callbacks = [EpochReporter(stage.name, stage.epochs, on_event, history)] + ([average] if stage.ema else [])
-    validation = drawn(val)
+    validation = drawn(val) if val is not None else None
     for epoch in range(stage.epochs):
         x, y = drawn(train)
         model.fit(x, y, batch_size=train.batch_size, shuffle=False, validation_data=validation,

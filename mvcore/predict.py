@@ -63,11 +63,13 @@ class Segmenter:
         if not is_model_dir(folder):
             raise InputError(f"{folder}: not a model folder (model.keras and config.json are missing)")
         config = load_train_config(folder / "config.json")
-        model = keras.saving.load_model(folder / "model.keras", compile=False)
-        locator = keras.saving.load_model(folder / "locator.keras", compile=False) if config.locator_size else None
+        # safe_mode (Keras' default, kept explicit): a model file cannot run code of its own when loaded
+        model = keras.saving.load_model(folder / "model.keras", compile=False, safe_mode=True)
+        locator = (keras.saving.load_model(folder / "locator.keras", compile=False, safe_mode=True)
+                   if config.locator_size else None)
         metrics_path = folder / "metrics.json"
         chosen = json.loads(metrics_path.read_text()).get("threshold") if metrics_path.is_file() else None
-        threshold = predict.threshold or chosen or config.threshold or 0.5
+        threshold = next(t for t in (predict.threshold, chosen, config.threshold, 0.5) if t is not None)
         net = runner(model, folder / "model.keras", predict.runtime)
         locator_net = runner(locator, folder / "locator.keras", predict.runtime) if locator is not None else None
         return cls(model, locator, config, float(threshold), predict.batch_size, net, locator_net)

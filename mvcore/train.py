@@ -65,10 +65,11 @@ def check_recipe(config: TrainConfig) -> None:
 def train_locator(config: TrainConfig, train: list[Clip], val: list[Clip], on_event, history):
     """Fit the box locator on every training clip (each frame of a clip shares its box)."""
     x, y = collect_locator_examples(train, config.locator_size, config.locator_frames_per_clip)
-    vx, vy = collect_locator_examples(val or train[:1], config.locator_size, 4)
+    held_out = LocatorBatches(*collect_locator_examples(val, config.locator_size, 4), config.batch_size,
+                              augment=False) if val else None
     locator = create_model("unet", size=config.locator_size, channels=2, base=8, depth=3, name="locator")
     fit_stage(locator, LocatorBatches(x, y, config.batch_size, augment=True, seed=config.seed),
-              LocatorBatches(vx, vy, config.batch_size, augment=False), Stage.of(config, "locator"), on_event, history)
+              held_out, Stage.of(config, "locator"), on_event, history)
     return locator
 
 
@@ -186,7 +187,7 @@ def train(clips: list[Clip], out_dir: Path, config: TrainConfig,
     run = start_run(labelled, config, on_event)
     model, locator = starting_networks(run, init_dir)  # the locator is trained here, when there is one to train
     examples = collect_examples(run.train_clips, run.config.offsets)
-    val_batches = validation_batches(run, examples)
+    val_batches = validation_batches(run)
     if run.config.epochs_stage1 and not init_dir:
         fit_segmenter(run, model, locator, "stage1", examples, val_batches)
     fine_tune_on_experts(run, model, locator, examples, val_batches)
@@ -264,11 +265,12 @@ def crop_settings(config: TrainConfig) -> dict:
                 whole_frame=config.whole_frame)
 
 
-def validation_batches(run: Run, examples: list[Example]) -> SegmentationBatches:
-    """The validation videos' annotated frames, each cropped exactly around its box, in order (a training
-    example where no video is held out, so that Keras still reports a validation loss)."""
-    return SegmentationBatches(collect_examples(run.val_clips, run.config.offsets) or examples[:1],
-                               **crop_settings(run.config))
+def validation_batches(run: Run) -> SegmentationBatches | None:
+    """The validation videos' annotated frames, each cropped exactly around its box, in order; None
+    where no video is held out (the curves then have no validation figures, rather than a training
+    example's)."""
+    examples = collect_examples(run.val_clips, run.config.offsets)
+    return SegmentationBatches(examples, **crop_settings(run.config)) if examples else None
 
 
 def fit_segmenter(run: Run, model, locator, stage: str, examples: list[Example], val_batches) -> None:

@@ -88,6 +88,14 @@ def test_bad_input_is_one_error_line_and_exit_2(case, tmp_path, capsys):
     assert err.startswith("error: ") and "\n" not in err and "Traceback" not in err
 
 
+@pytest.mark.parametrize("value, problem", [("1.5", "must be from 0 to 1"), ("-0.1", "must be from 0 to 1"),
+                                            ("half", "not a number")])
+def test_a_threshold_outside_0_to_1_is_refused(value, problem, tmp_path, capsys):
+    with pytest.raises(SystemExit) as leaving:
+        main(["predict", str(tmp_path / "clip.mp4"), "--threshold", value])
+    assert leaving.value.code == 2 and problem in capsys.readouterr().err
+
+
 def test_the_module_runs_as_a_program_and_fails_cleanly(tmp_path):
     bad = write_text(tmp_path / "clip.avi", "garbage")
     run = subprocess.run([sys.executable, "-m", "mvcore", "predict", str(bad)], capture_output=True, text=True)

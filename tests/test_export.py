@@ -47,10 +47,23 @@ def test_runs_round_trip_random(seed, density):
     np.testing.assert_array_equal(decode_runs(encode_runs(mask), mask.shape), mask)
 
 
-def test_encode_runs_matches_numpy_flatten_of_non_contiguous_view():
-    mask = np.random.default_rng(5).random((6, 4, 3)) < 0.5
-    view = mask.transpose(1, 0, 2)
-    assert encode_runs(view) == encode_runs(np.ascontiguousarray(view))
+def runs_of_flatten(mask: np.ndarray) -> list[tuple[int, int]]:
+    """The runs of True in `mask.flatten()` (C order), found one element at a time: the rule, spelled out."""
+    runs, start = [], None
+    for i, value in enumerate(mask.flatten().tolist() + [False]):
+        if value and start is None:
+            start = i
+        elif not value and start is not None:
+            runs.append((start, i - start))
+            start = None
+    return runs
+
+
+@pytest.mark.parametrize("view", ["transposed", "strided", "contiguous"])
+def test_encode_runs_follows_numpy_flatten_whatever_the_memory_layout(view):
+    mask = np.random.default_rng(5).random((6, 8, 3)) < 0.5
+    given = {"transposed": mask.transpose(1, 0, 2), "strided": mask[:, ::2], "contiguous": mask}[view]
+    assert [tuple(map(int, run)) for run in encode_runs(given)] == runs_of_flatten(given)
 
 
 @pytest.mark.parametrize("runs", [[(-1, 2)], [(0, 0)], [(7, 2)], [(0, 9)]])

@@ -1,7 +1,5 @@
 """Tests for mvcore.synth: record layout, label and box geometry, determinism, the pickle files, the samples."""
 
-import gzip
-import pickle
 import re
 
 import numpy as np
@@ -9,7 +7,7 @@ import pytest
 
 from conftest import SAMPLES
 from mvcore import synth
-from mvcore.data import load_aml
+from mvcore.data import load_aml, load_pickle
 from mvcore.synth.samples import write_samples
 
 SCALE = 0.25
@@ -154,25 +152,11 @@ def test_make_train_record_rejects_unknown_dataset():
         synth.make_train_record(np.random.default_rng(0), "novice")
 
 
-class _AmlUnpickler(pickle.Unpickler):
-    """Admits only what the AML files need (numpy 1.x or 2.x spellings)."""
-
-    def find_class(self, module, name):
-        allowed = {("numpy", "ndarray"), ("numpy", "dtype"), ("numpy.core.multiarray", "_reconstruct"),
-                   ("numpy._core.multiarray", "_reconstruct"), ("_codecs", "encode")}
-        if (module, name) not in allowed:
-            raise pickle.UnpicklingError(f"{module}.{name} is not allowed")
-        return super().find_class(module, name)
-
-
 def test_write_dataset_round_trip(tmp_path):
     args = dict(seed=1, n_train=3, n_test=2, scale=0.15)
     paths = synth.write_dataset(tmp_path, **args)
     assert [p.name for p in paths] == ["train.pkl", "test.pkl", "test_labels.pkl"]
-    loaded = []
-    for path in paths:
-        with gzip.open(path, "rb") as f:
-            loaded.append(_AmlUnpickler(f).load())
+    loaded = [load_pickle(path) for path in paths]   # the project's restricted unpickler
     expected = synth.synth_dataset(**args)
     assert [len(x) for x in loaded] == [3, 2, 2]
     assert [r["dataset"] for r in loaded[0]] == ["amateur", "amateur", "expert"]

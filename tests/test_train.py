@@ -115,6 +115,8 @@ def test_fine_tuning_without_validation_keeps_the_starting_models_threshold(tiny
     assert "stage2" in tuned and not tuned["stage2"]
     assert tuned["threshold"] == 0.35 and Segmenter.load(tmp_path / "tuned").threshold == 0.35
     assert any("not checked on clips it did not train on" in w for w in tuned["quality"]["warnings"])
+    with open(tmp_path / "tuned" / "history.csv") as f:   # no validation figures rather than a training example's
+        assert all(row["val_iou"] == "nan" and row["val_loss"] == "nan" for row in csv.DictReader(f))
 
 
 def test_training_records_its_quality_check(fast_model):

@@ -39,7 +39,10 @@ def test_upload_dicom_segment_watch_and_download(server, tmp_path):
             started = time.time()
             segment.click()
             expect(page.locator("video")).to_be_visible(timeout=60_000)
-            print(f"\nclick to overlay video: {time.time() - started:.1f} s (120 frames, 480 x 640 DICOM)")
+            seconds = time.time() - started
+            print(f"\nclick to overlay video: {seconds:.1f} s (120 frames, 480 x 640 DICOM)")
+            # generous: the target is 10 s alone, and the test runs beside another pytest worker
+            assert seconds < 30, f"click to overlay took {seconds:.1f} s"
             expect(page.locator('[data-testid="stPlotlyChart"]')).to_be_visible(timeout=30_000)
 
             with page.expect_download(timeout=30_000) as download:
