@@ -149,3 +149,15 @@ def test_bench_stress_trains_on_a_small_short_low_resolution_set(tmp_path, capsy
 def test_bench_stress_takes_variants_and_the_others_do_not(tmp_path, capsys):
     assert main(["bench", "stress", "x=default:colour=3", "--work", str(tmp_path)]) == 2
     assert "'colour' is not a TrainConfig field" in capsys.readouterr().err
+
+
+def test_the_speed_bench_times_both_ways_of_fitting_a_training_epoch():
+    from mvcore.bench.speed import fitting_step_seconds
+    from mvcore.config import TrainConfig
+    from mvcore.model import create_model
+
+    config = TrainConfig.preset_config("default", fast=True)
+    model = create_model("unet", size=config.crop_size, channels=len(config.offsets), base=4, depth=2)
+    figures = fitting_step_seconds(model, config)
+    assert set(figures) == {"fit_step_s", "pydataset_step_s"}
+    assert all(0.0 < seconds < 60.0 for seconds in figures.values()), figures

@@ -77,6 +77,37 @@ def speed_segmenter(which: str):
     return Segmenter.load()
 
 
+def fitting_step_seconds(model, config) -> dict:
+    """Seconds per training step of the recipe's fit (mvcore.fit: each epoch's augmented batches drawn
+    into arrays) and of Keras fitting the same PyDataset directly, on crops of a synthetic amateur
+    clip; the second epoch of each is timed (the first builds the graph)."""
+    import keras
+
+    from ..batches import SegmentationBatches, collect_examples
+    from ..clip import Clip
+    from ..fit import EpochReporter, Stage, fit_stage
+    from ..losses import LOSSES
+    from ..synth import make_train_record
+
+    rng = np.random.default_rng(3)
+    records = [make_train_record(rng, "amateur")]
+    clips = [Clip(r["name"], r["video"], label=r["label"], frames=r["frames"], box=r["box"], dataset="amateur")
+             for r in records]
+    examples = collect_examples(clips, config.offsets)
+    shape = dict(size=config.crop_size, margin=config.margin, batch_size=16, whole_frame=config.whole_frame)
+
+    def batches():
+        return SegmentationBatches(examples, augment=True, samples=8 * 16, scanner_aug=config.scanner_aug, **shape)
+
+    recipe, direct = [], []
+    fit_stage(keras.models.clone_model(model), batches(), SegmentationBatches(examples[:1], **shape),
+              Stage("speed", 2, 1e-3, config.loss), lambda event: None, recipe)
+    copy = keras.models.clone_model(model)
+    copy.compile(optimizer="adam", loss=LOSSES[config.loss])
+    copy.fit(batches(), epochs=2, verbose=0, callbacks=[EpochReporter("speed", 2, lambda event: None, direct)])
+    return {"fit_step_s": recipe[-1]["seconds"] / 8, "pydataset_step_s": direct[-1]["seconds"] / 8}
+
+
 def measure(which: str, work: Path) -> dict:
     """All figures for one model, in this process."""
     import keras
@@ -95,6 +126,8 @@ def measure(which: str, work: Path) -> dict:
     trainable.compile(optimizer="adam", loss="binary_crossentropy")
     y = (x[:16, :, :, :1] > 0.5).astype(np.float32)
     figures["train_step_s"] = seconds_per_call(lambda: trainable.train_on_batch(x[:16], y), min_seconds=1.0)
+    if which == "default":  # the seed architecture's 124 M parameters would take minutes per epoch
+        figures.update(fitting_step_seconds(model, config))
     clip_path = synthetic_clip_file(work, CLIP_FRAMES)
 
     def end_to_end(with_overlay: bool):
@@ -130,6 +163,8 @@ def in_subprocess(which: str, work: Path) -> dict:
 
 ROWS = [("params", "parameters", "{:,.0f}"), ("gflops_per_frame", "GFLOPs per frame", "{:.2f}"),
         ("train_step_s", "training s per step (batch 16)", "{:.3f}"),
+        ("fit_step_s", "training s per step as the recipe fits (augmented crops, arrays per epoch)", "{:.3f}"),
+        ("pydataset_step_s", "the same, Keras fitting the PyDataset itself (tf.data generator)", "{:.3f}"),
         ("model_fps", "frames/s model only (batch 32)", "{:.0f}"),
         ("model_gflops_per_s", "GFLOP/s achieved, model only", "{:.0f}"),
         ("e2e_fps", "frames/s end to end, 100 x 600 x 800 MP4", "{:.0f}"),
@@ -149,7 +184,10 @@ def speed(work: Path, quick: bool = False) -> None:
     seed = in_subprocess("seed", work)
     print("| figure | default | seed architecture | default / seed |\n|---|---|---|---|")
     for key, label, fmt in ROWS:
-        print(f"| {label} | {fmt.format(default[key])} | {fmt.format(seed[key])} | {default[key] / seed[key]:.3g} |")
+        if key in seed:
+            print(f"| {label} | {fmt.format(default[key])} | {fmt.format(seed[key])} | {default[key] / seed[key]:.3g} |")
+        else:
+            print(f"| {label} | {fmt.format(default[key])} | not measured | |")
     long = in_subprocess("long", work)
     print(f"\nlong clip: {long['frames']} frames 600 x 800 at {long['fps']:.0f} frames/s, "
           f"peak resident memory {long['peak_rss_mb']:.0f} MB")
