@@ -3,9 +3,9 @@ epoch as an event.
 
 Each epoch's batches are drawn from their `keras.utils.PyDataset` into arrays first, and the
 network is fitted on those arrays. Fitting the PyDataset itself goes through `tf.data`'s
-generator on the TensorFlow backend and ran each step about twice as slowly on a 2-core CPU
-(2.2 to 2.5 s against 1.2 s for the default segmenter's batch of 16; BENCHMARKS.md), whatever
-the work of drawing the batches. The moving average of the weights (`Stage.ema`) is kept by a
+generator on the TensorFlow backend, and each step took 1.1 to 2.7 times as long on a 2-core CPU
+(up to 2.7 s against 1.0 to 1.2 s for the default segmenter's batch of 16; BENCHMARKS.md),
+whatever the work of drawing the batches. The moving average of the weights (`Stage.ema`) is kept by a
 callback, so it spans the whole stage rather than one epoch's fit.
 """
 
