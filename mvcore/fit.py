@@ -119,13 +119,13 @@ def fit_stage(model, train, val, stage: Stage, on_event: Callable[[Event], None]
     rate = learning_rate(stage.lr, stage.schedule, stage.epochs * len(train))
     model.compile(optimizer=keras.optimizers.Adam(rate), loss=LOSSES[stage.loss], metrics=[hard_iou])
     on_event({"kind": "stage", "stage": stage.name, "epochs": stage.epochs})
-    average = WeightAverage()
-    callbacks = [EpochReporter(stage.name, stage.epochs, on_event, history)] + ([average] if stage.ema else [])
+    average = WeightAverage() if stage.ema else None
+    callbacks = [EpochReporter(stage.name, stage.epochs, on_event, history)] + ([average] if average else [])
     validation = drawn(val) if val is not None else None
     for epoch in range(stage.epochs):
         x, y = drawn(train)
         model.fit(x, y, batch_size=train.batch_size, shuffle=False, validation_data=validation,
                   initial_epoch=epoch, epochs=epoch + 1, verbose=0, callbacks=callbacks)
         train.on_epoch_end()
-    if stage.ema:
+    if average:
         average.apply(model)

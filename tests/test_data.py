@@ -133,11 +133,13 @@ def tiff_pages(tmp, videos):
 
 
 def frame_folder(tmp, videos, names=None):
-    """A folder of PNG frames frame_<i>.png, one per uint8 (H, W, 1) in `videos`."""
+    """A folder of PNG frames frame_<i>.png, one per uint8 (H, W, 1) in `videos`, beside the hidden
+    `._frame_0.png` that macOS leaves in copied folders (not an image; never a frame)."""
     folder = tmp / "frames"
     folder.mkdir()
     for name, video in zip(names or [f"frame_{i}.png" for i in range(len(videos))], videos):
         image_file(folder / name, video[:, :, 0])
+    (folder / "._frame_0.png").write_bytes(b"\x00\x05\x16\x07 AppleDouble")
     return folder
 
 

@@ -28,14 +28,16 @@ def tree_bytes(path: Path) -> int:
     return sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) if path.is_dir() else 0
 
 
+def entries(part: str) -> list[Path]:
+    """What the workspace folder `part` holds: its files and folders, without hidden ones (locks,
+    staging) and the jobs' ACTIVE pointer."""
+    return [p for p in workspace_dir(part).iterdir() if not p.name.startswith(".") and p.name != "ACTIVE"]
+
+
 def storage_rows() -> list[dict]:
     """One row per workspace folder: name, entries and size in MB."""
-    rows = []
-    for part in FOLDERS:
-        folder = workspace_dir(part)
-        entries = [p for p in folder.iterdir() if not p.name.startswith(".") and p.name != "ACTIVE"]
-        rows.append({"folder": part, "entries": len(entries), "MB": round(tree_bytes(folder) / 1e6, 1)})
-    return rows
+    return [{"folder": part, "entries": len(entries(part)), "MB": round(tree_bytes(workspace_dir(part)) / 1e6, 1)}
+            for part in FOLDERS]
 
 
 def _in_use() -> set[Path]:
@@ -67,9 +69,7 @@ def clear(part: str) -> int:
         entry = entry.resolve()
         return any(used == entry or entry in used.parents for used in keep)
 
-    folder = workspace_dir(part)
-    entries = [p for p in folder.iterdir() if not p.name.startswith(".") and p.name != "ACTIVE"]
-    return sum(_remove(p) for p in entries if not needed(p))
+    return sum(_remove(p) for p in entries(part) if not needed(p))
 
 
 def workspace_cap_bytes() -> int | None:

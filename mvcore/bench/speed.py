@@ -89,11 +89,9 @@ def fitting_step_seconds(model, config) -> dict:
     from ..losses import LOSSES
     from ..synth import make_train_record
 
-    rng = np.random.default_rng(3)
-    records = [make_train_record(rng, "amateur")]
-    clips = [Clip(r["name"], r["video"], label=r["label"], frames=r["frames"], box=r["box"], dataset="amateur")
-             for r in records]
-    examples = collect_examples(clips, config.offsets)
+    r = make_train_record(np.random.default_rng(3), "amateur")
+    clip = Clip(r["name"], r["video"], label=r["label"], frames=r["frames"], box=r["box"], dataset="amateur")
+    examples = collect_examples([clip], config.offsets)
     shape = dict(size=config.crop_size, margin=config.margin, batch_size=16, whole_frame=config.whole_frame)
 
     def batches():

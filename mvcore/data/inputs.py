@@ -46,11 +46,16 @@ def _file_kind(path: Path) -> str | None:
     return kind or ("dicom" if _has_dicom_preamble(path) else None)
 
 
+def _visible_files(folder: Path) -> list[Path]:
+    """A folder's files, sorted, without hidden ones (`.DS_Store`, `._frame_1.png` from macOS)."""
+    return [p for p in sorted(folder.iterdir()) if p.is_file() and not p.name.startswith(".")]
+
+
 def _readable_files(path: Path) -> list[tuple[Path, str]]:
     """[(file, kind)]: the file itself, or a folder's readable files (sorted, not recursive), its
     images standing as one ('frames', the folder itself) after the others."""
     if path.is_dir():
-        files = [p for p in sorted(path.iterdir()) if p.is_file() and not p.name.startswith(".")]
+        files = _visible_files(path)
         readable = [(p, kind) for p in files if p.name != "DICOMDIR" and (kind := _file_kind(p))]
         if not files:
             raise InputError(f"{path}: the folder is empty")
@@ -77,7 +82,7 @@ def _read_file(path: Path, kind: str, axis: str) -> list[Clip]:
     if kind == "image":
         return [read_image(path)]
     if kind == "frames":
-        return [read_frame_folder(path, [p for p in path.iterdir() if _file_kind(p) == "image"])]
+        return [read_frame_folder(path, [p for p in _visible_files(path) if _file_kind(p) == "image"])]
     return read_arrays(path, axis)
 
 
