@@ -48,9 +48,11 @@ def box_target(box_mask: np.ndarray, size: int) -> np.ndarray:
 def box_from_heatmap(heatmap: np.ndarray, box: Letterbox) -> tuple[float, float, float, float]:
     """(top, left, bottom, right) in frame pixels of the largest blob of a (size, size) heatmap.
 
-    Thresholds at half the peak when nothing reaches 0.5, so a faint heatmap still gives a box.
+    The blob is what reaches half the heatmap's peak, whatever the peak: a fixed level of 0.5
+    would keep a single pixel of a heatmap that just passes it (a peak of 0.54 on a short clip
+    gave an 8-pixel square), while one just under it kept the whole blob.
     """
-    level = 0.5 if heatmap.max() >= 0.5 else 0.5 * float(heatmap.max())
+    level = 0.5 * float(heatmap.max())
     blobs = (heatmap >= level).astype(np.uint8)
     count, labels, stats, _ = cv2.connectedComponentsWithStats(blobs, connectivity=4)
     if count < 2:

@@ -1,0 +1,42 @@
+"""The locator's box from its heatmap (mvcore/locate.py)."""
+
+import numpy as np
+import pytest
+
+from mvcore.locate import box_from_heatmap, evenly_spaced
+from mvcore.transforms import Letterbox
+
+
+def blob_heatmap(peak: float) -> np.ndarray:
+    """A 16 x 16 heatmap: a plateau at 0.6 x `peak` over rows 4-9, columns 6-11, its top at (6, 8)."""
+    heatmap = np.zeros((16, 16), np.float32)
+    heatmap[4:10, 6:12] = 0.6 * peak
+    heatmap[6, 8] = peak
+    return heatmap
+
+
+@pytest.mark.parametrize("heatmap, expected", [
+    # the blob is what reaches half the peak, whether the peak is under 0.5, just over it, or high
+    (blob_heatmap(0.45), (4, 6, 10, 12)),
+    (blob_heatmap(0.54), (4, 6, 10, 12)),
+    (blob_heatmap(1.0), (4, 6, 10, 12)),
+    # a lone peak above a low floor is the box
+    (np.where(blob_heatmap(1.0) == 1.0, 1.0, 0.2).astype(np.float32), (6, 8, 7, 9)),
+    # nothing at all: the whole frame
+    (np.zeros((16, 16), np.float32), (0, 0, 16, 16)),
+])
+def test_the_box_is_the_largest_blob_over_half_the_peak(heatmap, expected):
+    assert box_from_heatmap(heatmap, Letterbox(16, 16, 16)) == pytest.approx(expected)
+
+
+def test_the_box_is_given_in_frame_pixels_of_a_letterboxed_frame():
+    heatmap = np.zeros((16, 16), np.float32)
+    heatmap[6:8, 2:6] = 0.9  # a 32 x 64 frame fills rows 4-11 of the 16 x 16 square, at a quarter scale
+    assert box_from_heatmap(heatmap, Letterbox(32, 64, 16)) == pytest.approx((8, 8, 16, 24))
+
+
+@pytest.mark.parametrize("n_frames, count, expected", [
+    (100, 8, [0, 14, 28, 42, 57, 71, 85, 99]), (3, 8, [0, 1, 2]), (1, 8, [0]),
+])
+def test_evenly_spaced_frames_cover_the_clip(n_frames, count, expected):
+    assert evenly_spaced(n_frames, count).tolist() == expected
