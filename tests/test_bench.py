@@ -110,23 +110,37 @@ def test_the_real_labels_are_the_marks_drawn():
     assert {"open", "shut"} == set(states)
 
 
-@pytest.mark.parametrize("ious, in_crop, expected", [
-    ([0.6, 0.2, 0.5, 0.0], [1.0, 0.95, 0.5, 0.9], {"frames": 4, "mean_iou": 0.325, "found": 0.5, "crop_holds": 0.75}),
-    ([0.9], [0.2], {"frames": 1, "mean_iou": 0.9, "found": 1.0, "crop_holds": 0.0}),
-    ([0.3, 0.31], [0.89, 0.9], {"frames": 2, "mean_iou": 0.305, "found": 0.5, "crop_holds": 0.5}),
+NAN = float("nan")
+
+
+@pytest.mark.parametrize("ious, in_crop, precision, recall, expected", [
+    ([0.6, 0.2, 0.5, 0.0], [1.0, 0.95, 0.5, 0.9], [0.8, 0.4, 0.6, NAN], [0.7, 0.25, 0.75, 0.0],
+     {"frames": 4, "mean_iou": 0.325, "found": 0.5, "crop_holds": 0.75, "precision": 0.6, "recall": 0.425}),
+    ([0.9], [0.2], [0.95], [0.94],
+     {"frames": 1, "mean_iou": 0.9, "found": 1.0, "crop_holds": 0.0, "precision": 0.95, "recall": 0.94}),
+    ([0.3, 0.31], [0.89, 0.9], [1.0, 0.5], [0.3, 0.4],
+     {"frames": 2, "mean_iou": 0.305, "found": 0.5, "crop_holds": 0.5, "precision": 0.75, "recall": 0.35}),
 ])
-def test_the_real_summary_counts_frames_found_and_crops_that_hold_the_valve(ious, in_crop, expected):
-    rows = [FrameScore("clip", t, "open", iou, inside) for t, (iou, inside) in enumerate(zip(ious, in_crop))]
+def test_the_real_summary_counts_frames_found_and_crops_that_hold_the_valve(ious, in_crop, precision, recall,
+                                                                            expected):
+    rows = [FrameScore("clip", t, "open", *values) for t, values in enumerate(zip(ious, in_crop, precision, recall))]
     assert summary(rows) == pytest.approx(expected)
+
+
+def test_no_prediction_anywhere_leaves_precision_undefined():
+    rows = [FrameScore("clip", 0, "shut", 0.0, 1.0, NAN, 0.0)]
+    assert np.isnan(summary(rows)["precision"])
 
 
 def test_bench_real_scores_every_labelled_real_frame(capsys, bundled_model):
     assert main(["bench", "real", "--model", str(bundled_model)]) == 0
     out = capsys.readouterr().out
-    rows = [line.split(" | ") for line in out.splitlines() if line.startswith("| color3d") or line.startswith("| examples")]
+    rows = [[cell.strip() for cell in line.strip("|").split("|")] for line in out.splitlines()
+            if line.startswith("| color3d") or line.startswith("| examples")]
     assert len(rows) == 16 + 5
     ious = [float(row[3]) for row in rows]
-    assert all(0.0 <= iou <= 1.0 for iou in ious)
+    precision, recall = ([float(row[k]) for row in rows] for k in (5, 6))
+    assert all(0.0 <= iou <= min(p, r) for iou, p, r in zip(ious, precision, recall) if not np.isnan(p))
     assert f"mean IoU {np.mean(ious):.3f} over 21 frames" in out
 
 
