@@ -21,15 +21,19 @@ def evenly_spaced(n_frames: int, count: int) -> np.ndarray:
     return np.unique(np.linspace(0, n_frames - 1, min(count, n_frames)).round().astype(int))
 
 
-def locator_inputs(video: np.ndarray, size: int, frames: np.ndarray) -> tuple[np.ndarray, Letterbox]:
+def locator_inputs(video: np.ndarray, size: int, frames: np.ndarray,
+                   table: np.ndarray | None = None) -> tuple[np.ndarray, Letterbox]:
     """Network inputs for `frames` of a clip: float32 (len(frames), size, size, 2) in [0, 1].
 
     Channel 0 is the letterboxed frame, channel 1 its clip's motion map (temporal standard
-    deviation, scaled to [0, 1]). `video`: uint8 (H, W, T).
+    deviation, scaled to [0, 1]). `video`: uint8 (H, W, T); `table`: uint8 (256,) grey-level
+    lookup applied to the letterboxed frames (mvcore.intensity), or None.
     """
     sample = evenly_spaced(video.shape[2], MOTION_FRAMES)
     needed = np.union1d(sample, frames)
     small, box = letterbox(video[:, :, needed], size)
+    if table is not None:
+        small = table[small]
     order = {int(t): i for i, t in enumerate(needed)}
     motion = small[:, :, [order[int(t)] for t in sample]].astype(np.float32).std(axis=2)
     motion /= max(float(motion.max()), 1e-6)
@@ -64,12 +68,13 @@ def box_from_heatmap(heatmap: np.ndarray, box: Letterbox) -> tuple[float, float,
     return ((y - top) / s, (x - left) / s, (y + h - top) / s, (x + w - left) / s)
 
 
-def locate_roi(locator, video: np.ndarray, size: int, margin: float) -> Roi:
+def locate_roi(locator, video: np.ndarray, size: int, margin: float, table: np.ndarray | None = None) -> Roi:
     """The square crop around the valve in a clip, found by `locator` (a Keras model).
 
-    `video`: uint8 (H, W, T); `margin`: crop side as a multiple of the box's longer side.
+    `video`: uint8 (H, W, T); `margin`: crop side as a multiple of the box's longer side;
+    `table`: the clip's grey-level lookup (mvcore.intensity), or None.
     """
     frames = evenly_spaced(video.shape[2], HEATMAP_FRAMES)
-    x, box = locator_inputs(video, size, frames)
+    x, box = locator_inputs(video, size, frames, table)
     heatmap = np.asarray(locator.predict_on_batch(x))[..., 0].mean(axis=0)
     return Roi.around(*box_from_heatmap(heatmap, box), margin=margin)

@@ -4,6 +4,8 @@
     locator.keras   the locator, where the recipe has one
     config.json     the TrainConfig it was trained with (mvcore.config)
     metrics.json    validation figures after each stage, the chosen threshold, the quality check
+    intensity.json  the training clips' grey levels that clips are matched to (mvcore.intensity),
+                    where the recipe matches them
     history.csv     one row per epoch of every stage
     curves.png      loss and validation IoU per epoch
 
@@ -20,12 +22,17 @@ import tempfile
 from pathlib import Path
 
 import keras
+import numpy as np
 
 from .config import TrainConfig, save_config
+from .intensity import save_reference
 
 
-def write_model_dir(out_dir: Path, model, locator, config: TrainConfig, metrics: dict, history: list[dict]) -> None:
-    """Write every file of a model folder into a temporary sibling, then move it into place."""
+def write_model_dir(out_dir: Path, model, locator, config: TrainConfig, metrics: dict, history: list[dict],
+                    intensity: np.ndarray | None = None) -> None:
+    """Write every file of a model folder into a temporary sibling, then move it into place.
+
+    `intensity`: grey levels float64 (101,) for intensity.json, or None for no such file."""
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     partial = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.partial-", dir=out_dir.parent))
     try:
@@ -33,6 +40,8 @@ def write_model_dir(out_dir: Path, model, locator, config: TrainConfig, metrics:
         if locator is not None:
             weights_only_copy(locator).save(partial / "locator.keras")
         save_config(config, partial / "config.json")
+        if intensity is not None:
+            save_reference(intensity, partial / "intensity.json")
         (partial / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
         write_history(history, partial / "history.csv")
         plot_curves(history, partial / "curves.png")

@@ -2,13 +2,14 @@
 
 The locator finds the valve's square once per clip; the segmenter then runs on crops of it in
 chunks of frames, and each chunk's masks are written straight into the full-size mask, so long
-clips need memory only for the video, its mask and one chunk.
+clips need memory only for the video, its mask and two chunks (one in the network, one being cut).
 """
 
 from __future__ import annotations
 
 import json
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -18,6 +19,7 @@ import numpy as np
 from .clip import Clip
 from .config import PredictConfig, TrainConfig, load_train_config
 from .errors import InputError
+from .intensity import load_reference, matching_table
 from .locate import locate_roi
 from .runtime import runner
 from .transforms import Roi, crop_stack, neighbour_indices, paste_stack
@@ -45,13 +47,16 @@ class Segmenter:
 
     `model` and `locator` are the Keras networks (what training and fine-tuning use); `net` and
     `locator_net` run them for prediction (their ONNX Runtime copies, or the networks themselves).
+    `intensity`: the training clips' grey levels float64 (101,) that each clip's are matched to
+    (mvcore.intensity), or None to leave clips as they are.
     """
 
     def __init__(self, model, locator, config: TrainConfig, threshold: float, batch_size: int = 32,
-                 net=None, locator_net=None):
+                 net=None, locator_net=None, intensity: np.ndarray | None = None):
         self.model, self.locator, self.config = model, locator, config
         self.threshold, self.batch_size = threshold, batch_size
         self.net, self.locator_net = net or model, locator_net or locator
+        self.intensity = intensity
 
     @classmethod
     def load(cls, model_dir: Path | str | None = None, predict: PredictConfig | None = None) -> "Segmenter":
@@ -72,55 +77,92 @@ class Segmenter:
         threshold = next(t for t in (predict.threshold, chosen, config.threshold, 0.5) if t is not None)
         net = runner(model, folder / "model.keras", predict.runtime)
         locator_net = runner(locator, folder / "locator.keras", predict.runtime) if locator is not None else None
-        return cls(model, locator, config, float(threshold), predict.batch_size, net, locator_net)
+        return cls(model, locator, config, float(threshold), predict.batch_size, net, locator_net,
+                   load_reference(folder / "intensity.json"))
 
     def warm_up(self) -> "Segmenter":
         """Trace the networks now (a full chunk and a shorter last one), not on a user's first clip."""
         self.segment(Clip("warm-up", np.zeros((64, 64, self.batch_size + 3), np.uint8)))
         return self
 
+    def intensity_table(self, video: np.ndarray) -> np.ndarray | None:
+        """The grey-level lookup uint8 (256,) matching `video` uint8 (H, W, T) to the training clips,
+        or None where the model keeps no reference or the clip is dark."""
+        return None if self.intensity is None else matching_table(video, self.intensity)
+
     def find_roi(self, video: np.ndarray) -> Roi:
         """The square the segmenter looks at in `video` uint8 (H, W, T)."""
+        return self._find_roi(video, self.intensity_table(video))
+
+    def _find_roi(self, video: np.ndarray, table: np.ndarray | None) -> Roi:
         h, w = video.shape[:2]
         if self.config.whole_frame or self.locator is None:
             return Roi.around(0, 0, h, w, margin=1.0)
-        return locate_roi(self.locator_net, video, self.config.locator_size, self.config.margin)
+        return locate_roi(self.locator_net, video, self.config.locator_size, self.config.margin, table)
 
     def run_model(self, x: np.ndarray) -> np.ndarray:
         """The segmenter network on crops float32 (N, S, S, C) in [0, 1]: probabilities (N, S, S, 1)."""
         return predict_padded(self.net, x)
 
-    def crop_probabilities(self, video: np.ndarray, roi: Roi, frames: np.ndarray) -> np.ndarray:
-        """Probabilities float32 (S, S, len(frames)) for `frames` of `video` uint8 (H, W, T), in the crop."""
+    def crop_inputs(self, video: np.ndarray, roi: Roi, frames: np.ndarray, table: np.ndarray | None) -> np.ndarray:
+        """The network's inputs float32 (len(frames), S, S, C) in [0, 1]: the crops of `frames` of
+        `video` uint8 (H, W, T) with their neighbours (`config.offsets`) as channels, through the
+        grey-level lookup `table` uint8 (256,) where there is one."""
         idx = neighbour_indices(frames, self.config.offsets, video.shape[2])
         lo, hi = int(idx.min()), int(idx.max()) + 1
         crops = crop_stack(video[:, :, lo:hi], roi, self.config.crop_size)
-        x = crops[:, :, idx - lo].transpose(2, 0, 1, 3).astype(np.float32) / 255.0
+        if table is not None:
+            crops = table[crops]
+        return crops[:, :, idx - lo].transpose(2, 0, 1, 3).astype(np.float32) / 255.0
+
+    def probabilities(self, x: np.ndarray) -> np.ndarray:
+        """Probabilities float32 (S, S, N) for crops x float32 (N, S, S, C); with `config.flip`, the
+        mean with the mirrored crops' probabilities, mirrored back."""
         if not self.config.flip:
             return self.run_model(x)[..., 0].transpose(1, 2, 0)
         both = self.run_model(np.concatenate([x, x[:, :, ::-1]]))[..., 0]
         return ((both[:len(x)] + both[len(x):, :, ::-1]) / 2).transpose(1, 2, 0)
 
+    def crop_probabilities(self, video: np.ndarray, roi: Roi, frames: np.ndarray) -> np.ndarray:
+        """Probabilities float32 (S, S, len(frames)) for `frames` of `video` uint8 (H, W, T), in the crop."""
+        return self.probabilities(self.crop_inputs(video, roi, frames, self.intensity_table(video)))
+
     def segment(self, clip: Clip, progress: Callable[[float], None] | None = None) -> Segmentation:
-        """Masks for every frame of `clip`; `progress(fraction)` is called after each chunk."""
+        """Masks for every frame of `clip`; `progress(fraction)` is called after each chunk.
+
+        The network runs on one chunk of frames in a worker thread while this thread cuts the next
+        chunk's crops and pastes the previous chunk's masks (ONNX Runtime, TensorFlow and NumPy's
+        large copies release the GIL), so the cores stay busy between network calls.
+        """
         video = clip.video
         h, w, t = video.shape
-        roi = self.find_roi(video)
+        table = self.intensity_table(video)
+        roi = self._find_roi(video, table)
         mask = np.zeros((h, w, t), dtype=bool)
         confidence = np.zeros(t, dtype=np.float32)
-        for t0 in range(0, t, self.batch_size):
-            frames = np.arange(t0, min(t0 + self.batch_size, t))
-            probs = self.crop_probabilities(video, roi, frames)
+
+        def paste(frames: np.ndarray, probs: np.ndarray):
             paste_stack(probs, roi, mask[:, :, frames[0]:frames[-1] + 1], self.threshold)
             confidence[frames] = mean_inside(probs, self.threshold)
             if progress:
                 progress(min(1.0, (frames[-1] + 1) / t))
+
+        with ThreadPoolExecutor(max_workers=1) as network:
+            running = None
+            for t0 in range(0, t, self.batch_size):
+                frames = np.arange(t0, min(t0 + self.batch_size, t))
+                submitted = (frames, network.submit(self.probabilities, self.crop_inputs(video, roi, frames, table)))
+                if running:
+                    paste(running[0], running[1].result())
+                running = submitted
+            paste(running[0], running[1].result())
         return Segmentation(mask, roi, mask.sum(axis=(0, 1)), confidence)
 
     def probabilities_at(self, clip: Clip, frames: list[int]) -> np.ndarray:
         """Full-resolution probabilities float32 (H, W, len(frames)) at the given frames."""
-        roi = self.find_roi(clip.video)
-        probs = self.crop_probabilities(clip.video, roi, np.asarray(frames))
+        table = self.intensity_table(clip.video)
+        roi = self._find_roi(clip.video, table)
+        probs = self.probabilities(self.crop_inputs(clip.video, roi, np.asarray(frames), table))
         out = np.zeros(clip.video.shape[:2] + (len(frames),), dtype=np.float32)
         return paste_stack(probs, roi, out)
 

@@ -27,6 +27,7 @@ from .clip import Clip
 from .config import TrainConfig
 from .errors import InputError
 from .fit import SCHEDULES, Event, Stage, fit_stage
+from .intensity import matching_table, reference_percentiles
 from .locate import locate_roi
 from .losses import LOSSES
 from .metrics import video_iou
@@ -73,23 +74,27 @@ def train_locator(config: TrainConfig, train: list[Clip], val: list[Clip], on_ev
     return locator
 
 
-def locator_hit_rate(locator, config: TrainConfig, clips: list[Clip]) -> float | None:
+def locator_hit_rate(locator, config: TrainConfig, clips: list[Clip], intensity: np.ndarray | None = None) -> float | None:
     """Share of labelled `clips` whose located crop holds the valve (mvcore.quality.HIT_SHARE of its
-    labelled pixels); None without such clips."""
+    labelled pixels), their grey levels matched to `intensity` where given; None without such clips."""
     labelled = [c for c in clips if c.is_labelled]
     if not labelled:
         return None
-    crops = [locate_roi(locator, c.video, config.locator_size, config.margin) for c in labelled]
+    tables = [None if intensity is None else matching_table(c.video, intensity) for c in labelled]
+    crops = [locate_roi(locator, c.video, config.locator_size, config.margin, table)
+             for c, table in zip(labelled, tables)]
     return float(np.mean([share_inside(roi, c) >= HIT_SHARE for roi, c in zip(crops, labelled)]))
 
 
-def located_or_whole_frame(config: TrainConfig, train: list[Clip], val: list[Clip], on_event, history, metrics):
+def located_or_whole_frame(config: TrainConfig, train: list[Clip], val: list[Clip], on_event, history, metrics,
+                           intensity: np.ndarray | None = None):
     """(config, locator): a trained locator, or none and the whole frame where it misses the valve on
     validation videos (hit rate under mvcore.quality.MIN_HIT_RATE), so the segmenter then trains on
-    what it will see. The hit rate and any fallback go into `metrics['locator']`."""
+    what it will see. The hit rate and any fallback go into `metrics['locator']`; `intensity`: the
+    grey levels validation clips are matched to, as in prediction."""
     locator = train_locator(config, [c for c in train if c.box is not None], [c for c in val if c.box is not None],
                             on_event, history)
-    rate = locator_hit_rate(locator, config, val)
+    rate = locator_hit_rate(locator, config, val, intensity)
     metrics["locator"] = {"val_box_hit_rate": rate, "fallback": None}
     if rate is None or rate >= MIN_HIT_RATE:
         return config, locator
@@ -157,11 +162,12 @@ def check_quality(segmenter: Segmenter, run: Run) -> dict:
     return quality
 
 
-def evaluate_stage(model, locator, config: TrainConfig, val: list[Clip], stage: str, on_event) -> dict:
+def evaluate_stage(run: "Run", model, locator, stage: str) -> dict:
     """Validation figures of the pipeline after a stage; expert clips decide the threshold."""
+    config, val, on_event = run.config, run.val_clips, run.on_event
     if not val:
         return {}
-    segmenter = Segmenter(model, locator, config, threshold=config.threshold or 0.5)
+    segmenter = run.segmenter(model, locator, config.threshold or 0.5)
     scores = pipeline_iou(segmenter, scored_clips(val))
     if config.threshold is None:
         threshold, best = choose_threshold(scores)
@@ -192,9 +198,9 @@ def train(clips: list[Clip], out_dir: Path, config: TrainConfig,
         fit_segmenter(run, model, locator, "stage1", examples, val_batches)
     fine_tune_on_experts(run, model, locator, examples, val_batches)
     threshold = final_threshold(run)
-    run.metrics["quality"] = check_quality(Segmenter(model, locator, run.config, threshold), run)
+    run.metrics["quality"] = check_quality(run.segmenter(model, locator, threshold), run)
     run.metrics["train_seconds"] = round(time.time() - started, 1)
-    write_model_dir(out_dir, model, locator, run.config, run.metrics, run.history)
+    write_model_dir(out_dir, model, locator, run.config, run.metrics, run.history, run.intensity)
     on_event({"kind": "done", "out_dir": str(out_dir), **{k: run.metrics[k] for k in ("threshold", "train_seconds")}})
     return run.metrics
 
@@ -206,7 +212,8 @@ class Run:
     config: the recipe, as fine-tuning (the starting model's shape) or the locator's fallback
     (whole frames) changed it; train_clips, val_clips: the split by video; history: one row per
     epoch of every stage; metrics: what `metrics.json` will hold; fallback_threshold: the
-    threshold where no validation chooses one (the asked one, else the starting model's, else 0.5).
+    threshold where no validation chooses one (the asked one, else the starting model's, else 0.5);
+    intensity: the grey levels clips are matched to (mvcore.intensity), or None.
     """
 
     config: TrainConfig
@@ -216,6 +223,11 @@ class Run:
     history: list[dict] = field(default_factory=list)
     metrics: dict = field(default_factory=dict)
     fallback_threshold: float = 0.5
+    intensity: np.ndarray | None = None
+
+    def segmenter(self, model, locator, threshold: float) -> Segmenter:
+        """The pipeline as prediction will run it, on the networks being trained."""
+        return Segmenter(model, locator, self.config, threshold, intensity=self.intensity)
 
 
 def clips_to_train(clips: list[Clip], out_dir: Path, config: TrainConfig) -> list[Clip]:
@@ -236,7 +248,8 @@ def start_run(clips: list[Clip], config: TrainConfig, on_event: Callable[[Event]
     on_event({"kind": "start", "train_videos": len(train_clips), "val_videos": len(val_clips),
               "device": describe_device()})
     return Run(config, train_clips, val_clips, on_event,
-               metrics={"train_videos": [c.name for c in train_clips], "recipe": dataclasses.asdict(config)})
+               metrics={"train_videos": [c.name for c in train_clips], "recipe": dataclasses.asdict(config)},
+               intensity=reference_percentiles(c.video for c in train_clips) if config.match_intensity else None)
 
 
 def starting_networks(run: Run, init_dir: Path | None):
@@ -247,12 +260,13 @@ def starting_networks(run: Run, init_dir: Path | None):
         start = Segmenter.load(init_dir)
         run.config = dataclasses.replace(run.config, **{k: getattr(start.config, k) for k in ARCHITECTURE})
         run.fallback_threshold = run.config.threshold or start.threshold
+        run.intensity = start.intensity  # the networks learned the starting model's grey levels
         return start.model, start.locator
     run.fallback_threshold = run.config.threshold or 0.5
     locator = None
     if run.config.locator_size:
         run.config, locator = located_or_whole_frame(run.config, run.train_clips, run.val_clips, run.on_event,
-                                                     run.history, run.metrics)
+                                                     run.history, run.metrics, run.intensity)
     config = run.config
     model = create_model("unet", size=config.crop_size, channels=len(config.offsets), base=config.base_filters,
                          depth=config.depth)
@@ -287,7 +301,7 @@ def fit_segmenter(run: Run, model, locator, stage: str, examples: list[Example],
                                   scanner_aug=config.scanner_aug, seed=config.seed if first else config.seed + 1,
                                   **crop_settings(config))
     fit_stage(model, batches, val_batches, Stage.of(config, stage), run.on_event, run.history)
-    run.metrics[stage] = evaluate_stage(model, locator, config, run.val_clips, stage, run.on_event)
+    run.metrics[stage] = evaluate_stage(run, model, locator, stage)
 
 
 def fine_tune_on_experts(run: Run, model, locator, examples: list[Example], val_batches) -> None:
@@ -302,7 +316,7 @@ def fine_tune_on_experts(run: Run, model, locator, examples: list[Example], val_
         return
     if config.pseudo_frames:
         threshold = run.metrics.get("stage1", {}).get("threshold", run.fallback_threshold)
-        experts += pseudo_label_examples(Segmenter(model, locator, config, threshold),
+        experts += pseudo_label_examples(run.segmenter(model, locator, threshold),
                                          [c for c in run.train_clips if c.dataset == "expert"], config.pseudo_frames)
     freeze_encoder_levels(model, config.freeze_levels)
     fit_segmenter(run, model, locator, "stage2", experts, val_batches)

@@ -16,7 +16,7 @@ from mvcore.export import read_submission_csv
 @pytest.mark.long
 def test_train_writes_every_file_of_a_model_folder(fast_model):
     names = {p.name for p in fast_model.iterdir()}
-    assert {"model.keras", "config.json", "history.csv", "metrics.json", "curves.png"} <= names
+    assert {"model.keras", "config.json", "history.csv", "metrics.json", "curves.png", "intensity.json"} <= names
     # the locator is kept unless it missed the valve on validation and the recipe fell back to whole frames
     fallback = json.loads((fast_model / "metrics.json").read_text())["locator"]["fallback"]
     assert ("locator.keras" in names) == (fallback is None)

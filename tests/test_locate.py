@@ -1,10 +1,10 @@
-"""The locator's box from its heatmap (mvcore/locate.py)."""
+"""The locator's geometry: its box target, and the box read back from its heatmap (mvcore/locate.py)."""
 
 import numpy as np
 import pytest
 
-from mvcore.locate import box_from_heatmap, evenly_spaced
-from mvcore.transforms import Letterbox
+from mvcore.locate import box_from_heatmap, box_target, evenly_spaced
+from mvcore.transforms import Letterbox, box_bounds
 
 
 def blob_heatmap(peak: float) -> np.ndarray:
@@ -35,8 +35,19 @@ def test_the_box_is_given_in_frame_pixels_of_a_letterboxed_frame():
     assert box_from_heatmap(heatmap, Letterbox(32, 64, 16)) == pytest.approx((8, 8, 16, 24))
 
 
+@pytest.mark.parametrize("shape, box", [((600, 800), (200, 300, 320, 480)), ((112, 112), (40, 30, 70, 80)),
+                                         ((731, 1007), (100, 500, 300, 760))])
+def test_a_box_heatmap_maps_back_to_the_box_in_frame_pixels(shape, box):
+    mask = np.zeros(shape, bool)
+    mask[box[0]:box[2], box[1]:box[3]] = True
+    size = 96
+    found = box_from_heatmap(box_target(mask, size), Letterbox(*shape, size))
+    tolerance = max(shape) / size * 1.5
+    assert np.allclose(found, box_bounds(mask), atol=tolerance)
+
+
 @pytest.mark.parametrize("n_frames, count, expected", [
-    (100, 8, [0, 14, 28, 42, 57, 71, 85, 99]), (3, 8, [0, 1, 2]), (1, 8, [0]),
+    (100, 5, [0, 25, 50, 74, 99]), (3, 8, [0, 1, 2]), (1, 8, [0]),
 ])
 def test_evenly_spaced_frames_cover_the_clip(n_frames, count, expected):
     assert evenly_spaced(n_frames, count).tolist() == expected

@@ -7,12 +7,11 @@ from conftest import REPO
 from mvcore.clip import Clip
 from mvcore.config import PredictConfig, TrainConfig
 from mvcore.data import load_aml
-from mvcore.locate import box_from_heatmap, box_target, evenly_spaced
 from mvcore.metrics import video_iou
 from mvcore.model import create_model
 from mvcore.predict import Segmenter, mean_inside, predict_padded
 from mvcore.synth import make_test_record
-from mvcore.transforms import Letterbox, Roi, box_bounds
+from mvcore.transforms import Roi
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +66,8 @@ def test_a_still_frame_is_segmented_like_a_clip(bundled, echo_clip):
 @pytest.mark.parametrize("batch_size", [1, 7, 64])
 def test_masks_do_not_depend_on_how_frames_are_chunked(bundled, echo_clip, batch_size):
     reference = bundled.segment(echo_clip).mask
-    chunked = Segmenter(bundled.model, bundled.locator, bundled.config, bundled.threshold, batch_size)
+    chunked = Segmenter(bundled.model, bundled.locator, bundled.config, bundled.threshold, batch_size,
+                        intensity=bundled.intensity)
     assert (chunked.segment(echo_clip).mask == reference).mean() > 0.9999
 
 
@@ -82,22 +82,6 @@ def test_mean_inside_is_the_mean_probability_inside_the_mask():
     probs = np.zeros((2, 2, 2), np.float32)
     probs[:, :, 0] = [[0.9, 0.7], [0.2, 0.1]]
     assert mean_inside(probs, 0.5).tolist() == pytest.approx([0.8, 0.0])
-
-
-@pytest.mark.parametrize("shape, box", [((600, 800), (200, 300, 320, 480)), ((112, 112), (40, 30, 70, 80)),
-                                         ((731, 1007), (100, 500, 300, 760))])
-def test_a_box_heatmap_maps_back_to_the_box_in_frame_pixels(shape, box):
-    mask = np.zeros(shape, bool)
-    mask[box[0]:box[2], box[1]:box[3]] = True
-    size = 96
-    found = box_from_heatmap(box_target(mask, size), Letterbox(*shape, size))
-    tolerance = max(shape) / size * 1.5
-    assert np.allclose(found, box_bounds(mask), atol=tolerance)
-
-
-def test_evenly_spaced_frames_cover_the_clip():
-    assert evenly_spaced(100, 5).tolist() == [0, 25, 50, 74, 99]
-    assert evenly_spaced(3, 8).tolist() == [0, 1, 2]
 
 
 def test_annotated_mask_equals_the_full_segmentation_on_annotated_frames(bundled, echo_clip):

@@ -30,6 +30,7 @@ from mvcore.synth.samples import SAMPLES_DIR
 
 REPO = Path(__file__).resolve().parents[2]
 WORKSPACE_ENV = "MVCORE_WORKSPACE"
+PREDICTION_FILES = ("model.keras", "locator.keras", "metrics.json", "intensity.json")  # what decides a model's masks
 
 
 # --- folders and names -------------------------------------------------------------------------
@@ -149,8 +150,10 @@ class ModelInfo:
 
     @property
     def version(self) -> str:
-        """Changes when the folder is replaced (cache key for a loaded model)."""
-        return file_key(self.path / "model.keras")
+        """Changes when any file that decides the masks changes or the folder is replaced (the cache
+        key of a loaded model and of its results)."""
+        files = [self.path / name for name in PREDICTION_FILES if (self.path / name).is_file()]
+        return hashlib.sha256("|".join(file_key(f) for f in files).encode()).hexdigest()[:16]
 
 
 def _read_json(path: Path) -> dict:

@@ -78,3 +78,14 @@ def test_check_model_name(ws, name, ok):
     else:
         with pytest.raises(InputError):
             storage.check_model_name(name)
+
+
+@pytest.mark.parametrize("change", ["intensity.json", "metrics.json", "locator.keras", "model.keras"])
+def test_a_model_s_version_changes_with_any_file_that_decides_its_masks(tmp_path, change):
+    folder = _fake_model(tmp_path / "m", 0.6)
+    model = storage.ModelInfo("m", folder, "trained here")
+    before = model.version
+    assert model.version == before  # nothing changed, the same key
+    target = folder / change
+    target.write_text(target.read_text() + " " if target.exists() else "{}")
+    assert model.version != before
