@@ -22,14 +22,16 @@ from .errors import InputError
 
 LEVELS = np.linspace(0.0, 100.0, 101)  # percentiles kept per model
 SECTOR_LEVEL = 2  # a pixel brighter than this on some frame lies inside the scan sector
-SAMPLE_FRAMES = 16  # frames whose sector pixels are counted
+SAMPLE_FRAMES = 16  # frames whose sector pixels are counted...
+SAMPLE_STRIDE = 2  # ...every second pixel of every second row (a quarter of the memory read)
 
 
 def sector_percentiles(video: np.ndarray) -> np.ndarray | None:
-    """Grey levels float64 (101,) at LEVELS of the sector's pixels in up to SAMPLE_FRAMES evenly
-    spaced frames of `video` uint8 (H, W, T); None when nothing there is brighter than SECTOR_LEVEL."""
+    """Grey levels float64 (101,) at LEVELS of the sector's pixels (every SAMPLE_STRIDE-th of rows
+    and columns) in up to SAMPLE_FRAMES evenly spaced frames of `video` uint8 (H, W, T); None when
+    nothing there is brighter than SECTOR_LEVEL."""
     frames = np.unique(np.linspace(0, video.shape[2] - 1, min(SAMPLE_FRAMES, video.shape[2])).round().astype(int))
-    sample = video[:, :, frames]
+    sample = video[::SAMPLE_STRIDE, ::SAMPLE_STRIDE][:, :, frames]
     sector = sample.max(axis=2) > SECTOR_LEVEL
     if not sector.any():
         return None
