@@ -221,8 +221,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--labels", required=True, type=Path, help="test_labels.pkl or a train.pkl")
     p.set_defaults(run=cmd_evaluate)
 
-    p = sub.add_parser("bench", help="benchmarks that print figures: accuracy, speed, ideas, stress, real, click")
-    p.add_argument("what", choices=["accuracy", "speed", "ideas", "stress", "real", "click"])
+    p = sub.add_parser("bench", help="benchmarks that print figures: accuracy, speed, ideas, stress, measure, real, "
+                                     "click")
+    p.add_argument("what", choices=["accuracy", "speed", "ideas", "stress", "measure", "real", "click"])
     p.add_argument("variants", nargs="*",
                    help="ideas, stress: NAME=PRESET[:FIELD=VALUE,...], e.g. wide=default:base_filters=24")
     p.add_argument("--seeds", type=int, nargs="+", default=[1, 2])
@@ -231,7 +232,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="trainings per recipe and set (training seeds 0, 1, ...)")
     p.add_argument("--jobs", type=at_least_one, default=1, help="ideas: variants trained at the same time")
     p.add_argument("--work", type=Path, default=Path("bench-work"), help="folder for generated data and models")
-    p.add_argument("--model", type=Path, help="real: the model folder to score (default: the bundled model)")
+    p.add_argument("--model", type=Path, help="real, measure: the model folder to score (default: the bundled model)")
+    p.add_argument("--n-test", type=at_least_one, default=10, help="measure: test clips per generated set")
     p.add_argument("--quick", action="store_true", help="speed: the default model alone")
     p.set_defaults(run=cmd_bench)
     return parser

@@ -23,7 +23,9 @@ MIN_PART_SHARE = 0.15   # a connected part smaller than this share of the larges
 MIN_PART_PX = 4         # ... and so is one of fewer pixels
 SHUT_MAX_TILT_DEG = 30  # one part whose chord lies within this of the rows is a shut valve
 GAP_SURE_PX = 3.0       # two leaflets this far apart are surely open (confidence 1)
-MIN_RUN_FRAMES = 2      # a state held for fewer frames between two of the other is a flicker
+MAJORITY_FRAMES = 3     # each frame's state is the majority over this many frames around it
+MIN_BPM, MAX_BPM = 30, 200  # heart rates looked for
+PEAK_SHARE = 0.7        # the valve's period: the first autocorrelation peak this high against the top
 DIASTOLIC_TOUCH = 0.5   # a shut run inside open ones, shorter than this share of the longest, is open
 
 
@@ -151,25 +153,35 @@ def measure_frame(mask: np.ndarray) -> FrameGeometry:
 
 def _fill_inner_runs(states: list[str | None], is_short) -> list[str | None]:
     """`states` where each run between two runs of the other state for which `is_short(state,
-    length, runs)` holds takes their state; frames without a state (None) are skipped and stay."""
+    length)` holds takes their state; frames without a state (None) are skipped and stay."""
     known = [t for t, s in enumerate(states) if s is not None]
     out = list(states)
     runs = _runs([states[t] for t in known])
     for i, (state, start, stop) in enumerate(runs):
-        if 0 < i < len(runs) - 1 and is_short(state, stop - start, runs):
+        if 0 < i < len(runs) - 1 and is_short(state, stop - start):
             for k in range(start, stop):
                 out[known[k]] = runs[i - 1][0]
     return out
 
 
+def majority_states(states: list[str | None]) -> list[str | None]:
+    """Each known state replaced by the majority of the MAJORITY_FRAMES known states centred on it
+    (fewer at the ends); None stays None. Removes one-frame flickers."""
+    known = [t for t, s in enumerate(states) if s is not None]
+    out, half = list(states), MAJORITY_FRAMES // 2
+    for i, t in enumerate(known):
+        window = [states[k] for k in known[max(0, i - half):i + half + 1]]
+        out[t] = max(("open", "shut"), key=lambda s: (window.count(s), s == states[t]))
+    return out
+
+
 def steady_states(states: list[str | None]) -> list[str | None]:
-    """Per-frame states with flickers removed (a run shorter than MIN_RUN_FRAMES between two of the
-    other state), then the leaflets touching in mid-diastole called open (a shut run between open
-    ones, shorter than DIASTOLIC_TOUCH times the longest shut run: systole is the long closure)."""
-    steady = _fill_inner_runs(states, lambda state, length, runs: length < MIN_RUN_FRAMES)
+    """Per-frame states with flickers removed (`majority_states`), then the leaflets touching in
+    mid-diastole called open (a shut run between open ones, shorter than DIASTOLIC_TOUCH times the
+    longest shut run: systole is the long closure)."""
+    steady = majority_states(states)
     longest_shut = max((stop - start for state, start, stop in _runs(steady) if state == "shut"), default=0)
-    return _fill_inner_runs(steady, lambda state, length, runs: state == "shut"
-                            and length < DIASTOLIC_TOUCH * longest_shut)
+    return _fill_inner_runs(steady, lambda state, length: state == "shut" and length < DIASTOLIC_TOUCH * longest_shut)
 
 
 def _runs(values: list) -> list[tuple]:
@@ -210,7 +222,7 @@ class Cycle:
 @dataclass
 class ClipMeasurement:
     """A clip's measurements: its calibration and fps, per-frame geometry (px), steady states,
-    events [(frame, kind)], cycles and heart rate (bpm, NaN without two events of a kind)."""
+    events [(frame, kind)], cycles and heart rate (bpm, NaN under about 1.5 beats)."""
 
     name: str
     fps: float
@@ -250,13 +262,25 @@ def _cycles(m: ClipMeasurement) -> list[Cycle]:
     return cycles
 
 
-def heart_rate_bpm(events: list[tuple[int, str]], fps: float) -> float:
-    """60 000 / the median ms between successive events of one kind; NaN with none such."""
-    periods = []
-    for kind in ("opening", "closing"):
-        times = [t for t, k in events if k == kind]
-        periods += [b - a for a, b in zip(times, times[1:])]
-    return 60.0 * fps / float(np.median(periods)) if periods else math.nan
+def _autocorrelation(x: np.ndarray, lags: range) -> np.ndarray:
+    """Mean x[t] * x[t + lag] over t, for each lag (x float (T,))."""
+    return np.array([np.dot(x[:-lag], x[lag:]) / (len(x) - lag) for lag in lags])
+
+
+def heart_rate_bpm(states: list[str | None], fps: float) -> float:
+    """The valve's rate in beats per minute: 60 fps / the period (frames) at which the open (+1) /
+    shut (-1) series best repeats: the shortest lag whose autocorrelation peak reaches
+    PEAK_SHARE of the highest (a period's multiples repeat too), among lags of MIN_BPM..MAX_BPM
+    and at most 2/3 of the clip. NaN when no such peak (under about 1.5 beats)."""
+    x = np.array([{"open": 1.0, "shut": -1.0}.get(s, 0.0) for s in states])
+    x[x != 0] -= x[x != 0].mean() if (x != 0).any() else 0.0
+    lags = range(max(1, int(fps * 60 / MAX_BPM)), int(min(len(x) * 2 / 3, fps * 60 / MIN_BPM)) + 1)
+    r = _autocorrelation(x, lags)
+    peaks = [i for i in range(len(r)) if r[i] > 0 and (i == 0 or r[i] >= r[i - 1]) and (i == len(r) - 1 or r[i] >= r[i + 1])]
+    if not peaks:
+        return math.nan
+    top = max(r[i] for i in peaks)
+    return 60.0 * fps / lags[next(i for i in peaks if r[i] >= PEAK_SHARE * top)]
 
 
 def measure_clip(mask: np.ndarray, fps: float, calibration: Calibration = Calibration(), name: str = "") -> ClipMeasurement:
@@ -265,7 +289,7 @@ def measure_clip(mask: np.ndarray, fps: float, calibration: Calibration = Calibr
     states = steady_states([f.state for f in frames])
     m = ClipMeasurement(name, float(fps), calibration, frames, states, valve_events(states))
     m.cycles = _cycles(m)
-    m.heart_rate_bpm = heart_rate_bpm(m.events, fps)
+    m.heart_rate_bpm = heart_rate_bpm(states, fps)
     return m
 
 

@@ -3,6 +3,8 @@
 - `accuracy`: the baseline preset against the default recipe on generated sets (`mvcore bench accuracy`).
 - `ideas`: `TrainConfig` variants trained side by side and scored alike (`mvcore bench ideas`).
 - `speed`: parameters, GFLOPs, training step, frames/s and memory (`mvcore bench speed`).
+- `measure`: the clinical measurements against the generator's truth, on model and true masks
+  (`mvcore bench measure`).
 - `real`: a model on the hand-labelled real echo frames of tests/data/real (`mvcore bench real`).
 - `stress`: recipes trained on a small, short, low-resolution set (`mvcore bench stress`).
 - `click`: the real app in Chromium, click to overlay (`mvcore bench click`).
@@ -39,6 +41,11 @@ def run(args) -> None:
 
         print(STRESS_HEADER, flush=True)
         stress(args.variants, args.seeds, work)
+    elif args.what == "measure":
+        from .measure import MEASURE_HEADER, measure_bench
+
+        print(MEASURE_HEADER, flush=True)
+        measure_bench(args.seeds, args.scale, args.n_test, args.model)
     elif args.what == "real":
         from .real import run_real
 
