@@ -309,14 +309,18 @@ def frame_table(m: ClipMeasurement) -> list[dict]:
     return rows
 
 
+def cycle_columns(unit: str) -> list[str]:
+    """The per-cycle table's columns, lengths in `unit`."""
+    return ["cycle", "open_frame", "close_frame", "open_ms", "close_ms", "open_duration_ms", "period_ms",
+            f"max_opening_{unit}", f"annulus_diastole_start_{unit}", f"annulus_systole_start_{unit}"]
+
+
 def cycle_table(m: ClipMeasurement) -> list[dict]:
-    """Per-cycle rows: cycle, open/close frames and ms, open duration and period ms, and
-    max_opening_U, annulus_diastole_start_U, annulus_systole_start_U."""
-    u = m.unit
-    return [{"cycle": i + 1, "open_frame": c.open_frame, "close_frame": c.close_frame, "open_ms": c.open_ms,
-             "close_ms": c.close_ms, "open_duration_ms": c.open_duration_ms, "period_ms": c.period_ms,
-             f"max_opening_{u}": c.max_opening, f"annulus_diastole_start_{u}": c.annulus_diastole_start,
-             f"annulus_systole_start_{u}": c.annulus_systole_start} for i, c in enumerate(m.cycles)]
+    """Per-cycle rows under `cycle_columns`: the cycle's number (from 1) and its `Cycle` fields."""
+    return [dict(zip(cycle_columns(m.unit), (i + 1, c.open_frame, c.close_frame, c.open_ms, c.close_ms,
+                                              c.open_duration_ms, c.period_ms, c.max_opening,
+                                              c.annulus_diastole_start, c.annulus_systole_start)))
+            for i, c in enumerate(m.cycles)]
 
 
 def clip_summary(m: ClipMeasurement) -> dict:
