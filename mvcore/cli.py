@@ -274,6 +274,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--jobs", type=at_least_one, default=1, help="ideas: variants trained at the same time")
     p.add_argument("--work", type=Path, default=Path("bench-work"), help="folder for generated data and models")
     p.add_argument("--model", type=Path, help="real, measure: the model folder to score (default: the bundled model)")
+    p.add_argument("--events", action="store_true",
+                   help="real: the valve's openings and closings measured against those marked by eye")
     p.add_argument("--n-test", type=at_least_one, default=10, help="measure: test clips per generated set")
     p.add_argument("--quick", action="store_true", help="speed: the default model alone")
     p.set_defaults(run=cmd_bench)

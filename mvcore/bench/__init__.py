@@ -5,7 +5,8 @@
 - `speed`: parameters, GFLOPs, training step, frames/s and memory (`mvcore bench speed`).
 - `measure`: the clinical measurements against the generator's truth, on model and true masks
   (`mvcore bench measure`).
-- `real`: a model on the hand-labelled real echo frames of tests/data/real (`mvcore bench real`).
+- `real`: a model on the hand-labelled real echo frames of tests/data/real (`mvcore bench real`),
+  or its measured valve events against those marked by eye (`mvcore bench real --events`).
 - `stress`: recipes trained on a small, short, low-resolution set (`mvcore bench stress`).
 - `click`: the real app in Chromium, click to overlay (`mvcore bench click`).
 - `machine`: the header each prints (CPU, cores, threads, library versions);
@@ -47,9 +48,12 @@ def run(args) -> None:
         print(MEASURE_HEADER, flush=True)
         measure_bench(args.seeds, args.scale, args.n_test, args.model)
     elif args.what == "real":
-        from .real import run_real
+        from .real import run_real, run_real_events
 
-        run_real(args.model)
+        if args.events:
+            run_real_events(args.model)
+        else:
+            run_real(args.model)
     elif args.what == "click":
         from .click import click_to_overlay
 
