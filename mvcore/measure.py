@@ -26,7 +26,7 @@ GAP_SURE_PX = 3.0       # two leaflets this far apart are surely open (confidenc
 MAJORITY_FRAMES = 3     # each frame's state is the majority over this many frames around it
 MIN_BPM, MAX_BPM = 30, 200  # heart rates looked for
 PEAK_SHARE = 0.7        # the valve's period: the first autocorrelation peak this high against the top
-DIASTOLIC_TOUCH = 0.5   # a shut run inside open ones, shorter than this share of the longest, is open
+DIASTOLIC_TOUCH = 0.75  # a shut run inside open ones, shorter than this share of the longest, is open
 
 
 @dataclass(frozen=True)
