@@ -180,7 +180,8 @@ def steady_states(states: list[str | None]) -> list[str | None]:
     mid-diastole called open (a shut run between open ones, shorter than DIASTOLIC_TOUCH times the
     longest shut run: systole is the long closure)."""
     steady = majority_states(states)
-    longest_shut = max((stop - start for state, start, stop in _runs(steady) if state == "shut"), default=0)
+    known = [s for s in steady if s is not None]
+    longest_shut = max((stop - start for state, start, stop in _runs(known) if state == "shut"), default=0)
     return _fill_inner_runs(steady, lambda state, length: state == "shut" and length < DIASTOLIC_TOUCH * longest_shut)
 
 
@@ -276,14 +277,16 @@ def heart_rate_bpm(states: list[str | None], fps: float) -> float:
     x[x != 0] -= x[x != 0].mean() if (x != 0).any() else 0.0
     lags = range(max(1, int(fps * 60 / MAX_BPM)), int(min(len(x) * 2 / 3, fps * 60 / MIN_BPM)) + 1)
     r = _autocorrelation(x, lags)
-    peaks = [i for i in range(len(r)) if r[i] > 0 and (i == 0 or r[i] >= r[i - 1]) and (i == len(r) - 1 or r[i] >= r[i + 1])]
+    peaks = [i for i in range(len(r))
+             if r[i] > 0 and (i == 0 or r[i] >= r[i - 1]) and (i == len(r) - 1 or r[i] >= r[i + 1])]
     if not peaks:
         return math.nan
     top = max(r[i] for i in peaks)
     return 60.0 * fps / lags[next(i for i in peaks if r[i] >= PEAK_SHARE * top)]
 
 
-def measure_clip(mask: np.ndarray, fps: float, calibration: Calibration = Calibration(), name: str = "") -> ClipMeasurement:
+def measure_clip(mask: np.ndarray, fps: float, calibration: Calibration = Calibration(),
+                 name: str = "") -> ClipMeasurement:
     """Measure a clip's masks, bool (H, W, T) at `fps` frames per second."""
     frames = [measure_frame(mask[:, :, t]) for t in range(mask.shape[2])]
     states = steady_states([f.state for f in frames])
@@ -300,7 +303,8 @@ def frame_table(m: ClipMeasurement) -> list[dict]:
     rows = []
     for t, (f, state) in enumerate(zip(m.frames, m.states)):
         points = {f"{what}{i + 1}_{axis}_px": (float(p[i][k]) if p is not None else math.nan)
-                  for what, p in (("tip", f.tips), ("hinge", f.hinges)) for i in range(2) for k, axis in enumerate("xy")}
+                  for what, p in (("tip", f.tips), ("hinge", f.hinges))
+                  for i in range(2) for k, axis in enumerate("xy")}
         rows.append({"frame": t, "t_ms": m.ms(t), "valve": state or "", "valve_confidence": f.confidence,
                      "event": events.get(t, ""), f"opening_{u}": cal.length(f.opening_px),
                      f"annulus_{u}": cal.length(f.annulus_px), f"width_{u}": cal.length(f.width_px),

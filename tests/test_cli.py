@@ -120,15 +120,18 @@ def test_predict_measure_writes_the_tables_in_the_right_unit(extra, unit, calibr
     assert main(["predict", str(tmp_path / "clip.npy"), "--overlay-dir", str(out), "--measure", *extra]) == 0
     header = next(csv.reader((out / "clip_frames.csv").open()))
     assert header[:4] == ["frame", "area_px", "mean_confidence", "iou"]
-    assert {"t_ms", "valve", "valve_confidence", "event", f"opening_{unit}", f"annulus_{unit}", f"area_{unit}2"} <= set(header)
+    measured = {"t_ms", "valve", "valve_confidence", "event", f"opening_{unit}", f"annulus_{unit}", f"area_{unit}2"}
+    assert measured <= set(header)
     assert next(csv.reader((out / "clip_cycles.csv").open()))[7] == f"max_opening_{unit}"
     summary = json.loads((out / "clip_summary.json").read_text())
     assert summary["summary"]["calibration"] == calibration and summary["summary"]["frames"] == 6
     assert list(csv.DictReader((out / "measurements.csv").open()))[0]["clip"] == "clip"
 
 
-@pytest.mark.parametrize("argv, problem", [(["--measure"], "give --overlay-dir too"),
-                                           (["--measure", "--overlay-dir", "o", "--mm-per-pixel", "0"], "must be above 0")])
+@pytest.mark.parametrize("argv, problem", [
+    (["--measure"], "give --overlay-dir too"),
+    (["--measure", "--overlay-dir", "o", "--mm-per-pixel", "0"], "must be above 0"),
+])
 def test_measure_needs_a_folder_and_a_positive_pixel_size(argv, problem, tmp_path, capsys):
     np.save(tmp_path / "clip.npy", np.zeros((16, 16, 3), np.uint8))
     try:

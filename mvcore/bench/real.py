@@ -156,9 +156,10 @@ def run_real_events(model_dir: Path | None) -> dict:
         print(f"| {event['frame']} | {event['event']} | {'yes' if event['sure'] else 'no'} | {measured} |")
     sure = [abs(e) for is_sure, e in errors if is_sure]
     result = {"marked": len(marked["events"]), "found": len(errors),
-              "median_sure_frames": float(np.median(sure)) if sure else float("nan"), "rate_bpm": m.heart_rate_bpm, "rate_by_eye_bpm": marked["heart_rate_bpm"], "measured_events": m.events}
-    print(f"\n{model_dir or 'bundled model'}: {result['found']} of {result['marked']} marked events found within half a "
-          f"beat, median error on the sure ones {result['median_sure_frames']:.1f} frames; heart rate "
+              "median_sure_frames": float(np.median(sure)) if sure else float("nan"),
+              "rate_bpm": m.heart_rate_bpm, "rate_by_eye_bpm": marked["heart_rate_bpm"], "measured_events": m.events}
+    print(f"\n{model_dir or 'bundled model'}: {result['found']} of {result['marked']} marked events found within "
+          f"half a beat, median error on the sure ones {result['median_sure_frames']:.1f} frames; heart rate "
           f"{m.heart_rate_bpm:.0f} bpm measured, {marked['heart_rate_bpm']} by eye; measured events {m.events}")
     return result
 
