@@ -133,6 +133,22 @@ def read_events() -> dict:
     return json.loads((REAL_DIR / "events.json").read_text())
 
 
+def print_marked_states() -> float:
+    """The state `mvcore.measure.measure_frame` reads from each hand-drawn mask of labels.npz beside
+    the state marked with it; returns the share that agree (the rule alone, no model)."""
+    from ..measure import measure_frame
+
+    saved, marks = np.load(REAL_DIR / "labels.npz"), read_marks()
+    found = [(int(t), marks["frames"][str(int(t))]["state"], measure_frame(saved["masks"][:, :, i]).state)
+             for i, t in enumerate(saved["frames"])]
+    agree = float(np.mean([marked == read for _, marked, read in found]))
+    print("\n| marked frame | marked state | state read from the marked mask |\n|---|---|---|")
+    for t, marked, read in found:
+        print(f"| {t} | {marked} | {read} |")
+    print(f"\nthe rule on the hand-drawn masks agrees with the marked state on {agree:.0%} of {len(found)} frames")
+    return agree
+
+
 def run_real_events(model_dir: Path | None) -> dict:
     """Measure the cine on a model's masks (bundled if None) and print each event marked by eye
     beside the nearest measured one of its kind (within half a beat), and both heart rates."""
@@ -154,6 +170,7 @@ def run_real_events(model_dir: Path | None) -> dict:
         errors += [(event["sure"], e) for e in found]
         measured = f"{event['frame'] + found[0]} | {found[0]:+d}" if found else "none within half a beat | "
         print(f"| {event['frame']} | {event['event']} | {'yes' if event['sure'] else 'no'} | {measured} |")
+    print_marked_states()
     sure = [abs(e) for is_sure, e in errors if is_sure]
     result = {"marked": len(marked["events"]), "found": len(errors),
               "median_sure_frames": float(np.median(sure)) if sure else float("nan"),
