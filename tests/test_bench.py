@@ -166,10 +166,10 @@ def test_the_speed_bench_times_both_ways_of_fitting_a_training_epoch():
 def test_the_measurements_on_true_masks_match_the_generator():
     """bench measure's scoring on one small clip's true masks: the measurement alone, no model."""
     from mvcore.bench.measure import score_clip, summarise, true_masks
-    from mvcore.synth.dataset import test_clips_with_truth
+    from mvcore.synth.dataset import clips_and_truth
 
     # the bench's scale: at 0.3 this clip's thinner leaflets touch through most of diastasis (88% right)
-    (test, _, truth), = test_clips_with_truth(seed=1, n_test=1, scale=0.5)
+    (test, _, truth), = clips_and_truth(seed=1, n_test=1, scale=0.5)
     score = score_clip(test["name"], true_masks(truth, test["video"].shape[:2]), truth, "truth")
     assert score.state_accuracy >= 0.9 and score.events_missed == 0
     assert all(abs(e) <= 1 for e in score.event_errors)

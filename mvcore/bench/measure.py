@@ -98,14 +98,14 @@ def measure_bench(seeds: list[int], scales: list[float], n_test: int, model_dir=
     clips; print one summary row per set and kind of masks, and return every clip's scores."""
     from ..clip import Clip
     from ..predict import Segmenter
-    from ..synth.dataset import test_clips_with_truth
+    from ..synth.dataset import clips_and_truth
 
     segmenter = Segmenter.load(model_dir)
     scores = []
     for scale in scales:
         for seed in seeds:
             per_kind = {"model": [], "truth": []}
-            for test, _, truth in test_clips_with_truth(seed, n_test, scale):
+            for test, _, truth in clips_and_truth(seed, n_test, scale):
                 clip = Clip(test["name"], test["video"], test["fps"])
                 per_kind["model"].append(score_clip(clip.name, segmenter.segment(clip).mask, truth, "model"))
                 per_kind["truth"].append(score_clip(clip.name, true_masks(truth, clip.shape[:2]), truth, "truth"))

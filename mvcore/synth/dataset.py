@@ -40,7 +40,7 @@ def _test_records(seed: int, n_test: int, scale: float, options: StressOptions):
         yield stress_test_pair(test, label, options)
 
 
-def test_clips_with_truth(seed: int = 0, n_test: int = 20, scale: float = 1.0):
+def clips_and_truth(seed: int = 0, n_test: int = 20, scale: float = 1.0):
     """Yield (test record, test label record, truth) of the test clips `synth_dataset` makes with
     the same arguments (the same clips); truth is the valve at every frame (`records._valve_truth`)."""
     for rng in _clip_rngs(seed, 1, n_test):

@@ -74,16 +74,15 @@ def _render_video(rng: np.random.Generator, scan: Scan, heart: Heart, poses: lis
 def _valve_truth(heart: Heart, scan: Scan, poses: list[Pose], fps: float, nodes: np.ndarray,
                  half_widths: np.ndarray) -> dict:
     """What the generator knows of the mitral valve at every frame (image px, (column, row)):
-    fps, bpm, px_per_mm, opening (T,) 0 (shut) .. 1, open (T,) bool (the leaflet tips apart: their
-    distance passes the sum of their rounded tips' radii), tips and hinges (T, 2, 2),
-    opening_px (T,) tip to tip, annulus_px (T,) hinge to hinge, and the leaflets drawn as the
-    exact labels are: nodes (T, 2, K + 1, 2) and half_widths (T, 2, K + 1)."""
+    fps, bpm, px_per_mm, opening (T,) 0 (shut) .. 1, the leaflets' tips and hinges (T, 2, 2) on
+    their centre lines, opening_px (T,) tip to tip (not 0 when shut: the coapting leaflets' tips
+    differ in length), annulus_px (T,) hinge to hinge, and the leaflets drawn as the exact labels
+    are: nodes (T, 2, K + 1, 2) and half_widths (T, 2, K + 1)."""
     tips, hinges = nodes[:, :, -1], nodes[:, :, 0]
-    opening_px = np.linalg.norm(tips[:, 0] - tips[:, 1], axis=-1)
     return {"fps": fps, "bpm": heart.bpm, "px_per_mm": scan.px_per_mm,
-            "opening": np.array([p.openings["mitral"] for p in poses]),
-            "open": opening_px > half_widths[:, :, -1].sum(axis=1), "tips": tips, "hinges": hinges,
-            "opening_px": opening_px, "annulus_px": np.linalg.norm(hinges[:, 0] - hinges[:, 1], axis=-1),
+            "opening": np.array([p.openings["mitral"] for p in poses]), "tips": tips, "hinges": hinges,
+            "opening_px": np.linalg.norm(tips[:, 0] - tips[:, 1], axis=-1),
+            "annulus_px": np.linalg.norm(hinges[:, 0] - hinges[:, 1], axis=-1),
             "nodes": nodes, "half_widths": half_widths}
 
 
@@ -91,8 +90,8 @@ def _make_clip(rng: np.random.Generator, amateur: bool, scale: float, exact: boo
     """One synthetic clip: name, video uint8 (H, W, T), label bool (H, W, T) on 3 frames, frames,
     box bool (H, W), fps, px_per_mm, centre_lines: the mitral leaflets (3, 2, K + 1, 2) px on the
     annotated frames, and truth: the valve at every frame (`_valve_truth`). `amateur`: 112 x 112
-    and 109-334 frames, else high resolution times
-    `scale`; `exact`: the leaflets' true shapes as labels, else an amateur's strokes."""
+    and 109-334 frames, else high resolution times `scale`; `exact`: the leaflets' true shapes as
+    labels, else an amateur's strokes."""
     name = _random_name(rng)
     rows, cols, fps, depth, fill = _clip_size(rng, amateur, scale)
     heart = _sample_heart(rng)
