@@ -101,11 +101,13 @@ def cmd_predict(args) -> None:
     from .export import submission_csv_writer, write_clip_outputs, write_masks_npz
     from .predict import Segmenter, segment_clips
 
+    if args.measure and not args.overlay_dir:
+        raise InputError("--measure writes its tables beside the overlays: give --overlay-dir too")
     clips = load_inputs(args.inputs, axis=args.axis)
     # outputs are keyed by clip name: two inputs with one name would overwrite each other
     refuse_duplicate_names([clip.name for clip in clips], "several inputs give clips named", "rename the files")
     segmenter = Segmenter.load(args.model, PredictConfig(threshold=args.threshold, runtime=args.runtime))
-    masks = {}
+    masks, summaries = {}, []
     with contextlib.ExitStack() as outputs:
         add_to_csv = outputs.enter_context(submission_csv_writer(args.csv)) if args.csv else None
         for clip, result, seconds in segment_clips(segmenter, clips):
@@ -116,13 +118,47 @@ def cmd_predict(args) -> None:
             print(f"{clip.name}: {clip.n_frames} frames {clip.shape[0]}x{clip.shape[1]} in {seconds:.2f} s "
                   f"({clip.n_frames / max(seconds, 1e-9):.0f} frames/s), mean area {result.area.mean():.0f} px")
             if args.overlay_dir:
-                for path in write_clip_outputs(clip, result, Path(args.overlay_dir), args.style):
+                measurement = measure_and_report(clip, result, args, summaries)
+                for path in write_clip_outputs(clip, result, Path(args.overlay_dir), args.style, measurement):
                     print(f"  wrote {path}")
+    if summaries:
+        from .export import write_table
+
+        write_table(summaries, Path(args.overlay_dir) / "measurements.csv")
+        print(f"wrote {Path(args.overlay_dir) / 'measurements.csv'}")
     if args.csv:
         print(f"wrote {args.csv}")
     if args.npz:
         write_masks_npz(masks, args.npz)
         print(f"wrote {args.npz}")
+
+
+def measure_and_report(clip, result, args, summaries: list[dict]):
+    """With --measure: the clip's `ClipMeasurement` (its NAME_cycles.csv and NAME_summary.json
+    written, one line printed, its summary appended to `summaries`); else None."""
+    if not args.measure:
+        return None
+    from .export import write_measure_files
+    from .measure import calibration_of, clip_summary, measure_clip
+
+    m = measure_clip(result.mask, clip.fps, calibration_of(clip.mm_per_px, args.mm_per_pixel), clip.name)
+    summaries.append(clip_summary(m))
+    print(f"  {m.calibration.source} calibration ({m.unit}): {len(m.cycles)} cycles, "
+          f"heart rate {m.heart_rate_bpm:.0f} bpm, {len(m.events)} valve events")
+    for path in write_measure_files(m, Path(args.overlay_dir)):
+        print(f"  wrote {path}")
+    return m
+
+
+def positive(text: str) -> float:
+    """argparse type: a number above 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text}: not a number") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"{text}: must be above 0")
+    return value
 
 
 def cmd_evaluate(args) -> None:
@@ -214,6 +250,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--axis", default="HWT", choices=["HWT", "THW"], help="axis order of .npy/.npz inputs")
     p.add_argument("--runtime", default="auto", choices=RUNTIMES,
                    help="what runs the networks: ONNX Runtime where it can (auto), or always onnx or keras")
+    p.add_argument("--measure", action="store_true",
+                   help="also measure the valve (open/shut, events, heart rate, opening and annulus): per-frame "
+                        "columns in NAME_frames.csv, NAME_cycles.csv, NAME_summary.json and measurements.csv")
+    p.add_argument("--mm-per-pixel", type=positive,
+                   help="pixel size in mm for --measure (default: the DICOM file's, else lengths in pixels)")
     p.set_defaults(run=cmd_predict)
 
     p = sub.add_parser("evaluate", help="IoU per frame and video and the AML score of predictions")
@@ -221,8 +262,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--labels", required=True, type=Path, help="test_labels.pkl or a train.pkl")
     p.set_defaults(run=cmd_evaluate)
 
-    p = sub.add_parser("bench", help="benchmarks that print figures: accuracy, speed, ideas, stress, real, click")
-    p.add_argument("what", choices=["accuracy", "speed", "ideas", "stress", "real", "click"])
+    p = sub.add_parser("bench", help="benchmarks that print figures: accuracy, speed, ideas, stress, measure, real, "
+                                     "click")
+    p.add_argument("what", choices=["accuracy", "speed", "ideas", "stress", "measure", "real", "click"])
     p.add_argument("variants", nargs="*",
                    help="ideas, stress: NAME=PRESET[:FIELD=VALUE,...], e.g. wide=default:base_filters=24")
     p.add_argument("--seeds", type=int, nargs="+", default=[1, 2])
@@ -231,7 +273,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="trainings per recipe and set (training seeds 0, 1, ...)")
     p.add_argument("--jobs", type=at_least_one, default=1, help="ideas: variants trained at the same time")
     p.add_argument("--work", type=Path, default=Path("bench-work"), help="folder for generated data and models")
-    p.add_argument("--model", type=Path, help="real: the model folder to score (default: the bundled model)")
+    p.add_argument("--model", type=Path, help="real, measure: the model folder to score (default: the bundled model)")
+    p.add_argument("--events", action="store_true",
+                   help="real: the valve's openings and closings measured against those marked by eye")
+    p.add_argument("--n-test", type=at_least_one, default=10, help="measure: test clips per generated set")
     p.add_argument("--quick", action="store_true", help="speed: the default model alone")
     p.set_defaults(run=cmd_bench)
     return parser

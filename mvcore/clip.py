@@ -18,6 +18,7 @@ class Clip:
     box:     bool (H, W) or None; the rectangle the valve moves in.
     dataset: 'amateur', 'expert' or '' when unknown.
     source:  the file it was read from ('' when made in memory).
+    mm_per_px: the size of a (square) pixel in mm where the file says (DICOM), else None.
     """
 
     name: str
@@ -28,6 +29,7 @@ class Clip:
     box: np.ndarray | None = None
     dataset: str = ""
     source: str = ""
+    mm_per_px: float | None = None
 
     @property
     def shape(self) -> tuple[int, int, int]:

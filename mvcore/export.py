@@ -181,24 +181,52 @@ def _check_mask_array(where: str, mask: np.ndarray) -> None:
         raise InputError(f"{where}: mask must be 3-D (H, W, T), got shape {np.shape(mask)}")
 
 
+FRAME_COLUMNS = ("frame", "area_px", "mean_confidence", "iou")
+
+
 def write_frame_table(rows: list[dict], path) -> None:
-    """Per-frame CSV with columns frame, area_px, mean_confidence, iou.
+    """Per-frame CSV with columns frame, area_px, mean_confidence, iou, then any further keys of
+    the rows (the measurements of `mvcore.measure.frame_table`, units in their names).
 
     rows: dicts with those keys; frame and area_px (pixels) are ints, mean_confidence in [0, 1],
-    iou in [0, 1] or None where the frame has no label (written as an empty cell).
+    iou in [0, 1] or None where the frame has no label (written as an empty cell); further values
+    are written as `_format_value` does.
     """
+    extra = [key for key in (rows[0] if rows else {}) if key not in FRAME_COLUMNS]
     with atomic_path(path) as tmp, open(tmp, "w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)
-        writer.writerow(["frame", "area_px", "mean_confidence", "iou"])
+        writer.writerow([*FRAME_COLUMNS, *extra])
         writer.writerows(
             (
                 int(row["frame"]),
                 int(row["area_px"]),
                 _format_fraction(row["mean_confidence"]),
                 _format_fraction(row["iou"]),
+                *(_format_value(row[key]) for key in extra),
             )
             for row in rows
         )
+
+
+def write_table(rows: list[dict], path, columns: list[str] | None = None) -> None:
+    """A CSV of `rows` under the header `columns` (default: every key of the rows, in order of
+    appearance), values as `_format_value` writes them, '' where a row lacks a column."""
+    columns = columns or list(dict.fromkeys(key for row in rows for key in row))
+    with atomic_path(path) as tmp, open(tmp, "w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(columns)
+        writer.writerows([_format_value(row.get(key)) for key in columns] for row in rows)
+
+
+def _format_value(value) -> str:
+    """'' for None or NaN, ints as they are, other numbers with 3 decimals, text as it is."""
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return ""
+    if isinstance(value, (bool, str)):
+        return str(value)
+    if isinstance(value, (int, np.integer)):
+        return str(int(value))
+    return f"{float(value):.3f}"
 
 
 def _format_fraction(value) -> str:
@@ -208,13 +236,17 @@ def _format_fraction(value) -> str:
     return f"{float(value):.4f}"
 
 
-def frame_rows(result, clip) -> list[dict]:
-    """Per-frame rows for `write_frame_table`: area and confidence of a `Segmentation`, IoU on labelled frames."""
+def frame_rows(result, clip, measurement=None) -> list[dict]:
+    """Per-frame rows for `write_frame_table`: area and confidence of a `Segmentation`, IoU on
+    labelled frames, and with a `mvcore.measure.ClipMeasurement` its per-frame columns after them."""
+    from .measure import frame_table
     from .metrics import frame_iou
 
     labelled = set(clip.frames) if clip.is_labelled else set()
+    measured = frame_table(measurement) if measurement is not None else [{}] * clip.n_frames
     return [{"frame": t, "area_px": int(result.area[t]), "mean_confidence": float(result.confidence[t]),
-             "iou": frame_iou(clip.label[:, :, t], result.mask[:, :, t]) if t in labelled else None}
+             "iou": frame_iou(clip.label[:, :, t], result.mask[:, :, t]) if t in labelled else None,
+             **{k: v for k, v in measured[t].items() if k != "frame"}}
             for t in range(clip.n_frames)]
 
 
@@ -232,11 +264,12 @@ class ClipFiles(NamedTuple):
         return cls(folder / f"{stem}.mp4", folder / f"{stem}.gif", folder / f"{stem}_frames.csv")
 
 
-def write_clip_outputs(clip, result, out_dir: Path, style: str = "fill") -> ClipFiles:
+def write_clip_outputs(clip, result, out_dir: Path, style: str = "fill", measurement=None) -> ClipFiles:
     """Write the `ClipFiles` of one segmented clip into `out_dir` (created); what the CLI and the app both write.
 
     result: its `Segmentation`; style: 'fill' or 'contour'. A labelled clip's truth is drawn too.
-    The overlay is drawn once for both videos.
+    The overlay is drawn once for both videos. With a `mvcore.measure.ClipMeasurement` the
+    per-frame CSV has its columns too.
     """
     from .video import GIF_MAX_SIDE, fit_within, iter_overlay, write_gif, write_mp4
 
@@ -251,5 +284,41 @@ def write_clip_outputs(clip, result, out_dir: Path, style: str = "fill") -> Clip
 
     write_mp4(overlay_frames_keeping_small_copies(), files.mp4, clip.fps)
     write_gif(gif_frames, files.gif, clip.fps)
-    write_frame_table(frame_rows(result, clip), files.frames_csv)
+    write_frame_table(frame_rows(result, clip, measurement), files.frames_csv)
+    return files
+
+
+class MeasureFiles(NamedTuple):
+    """A measured clip's summary beside its `ClipFiles`: NAME_cycles.csv (one row per cycle) and
+    NAME_summary.json (the clip's summary, its events and cycles)."""
+
+    cycles_csv: Path
+    summary_json: Path
+
+
+def summary_document(measurement) -> dict:
+    """The JSON summary of a `mvcore.measure.ClipMeasurement`: 'summary', 'events' [{frame, t_ms,
+    event}], 'cycles' (rows of `cycle_table`); NaN written as null."""
+    from .measure import clip_summary, cycle_table
+
+    def plain(value):
+        return None if isinstance(value, float) and np.isnan(value) else value
+
+    events = [{"frame": t, "t_ms": measurement.ms(t), "event": kind} for t, kind in measurement.events]
+    return {"summary": {k: plain(v) for k, v in clip_summary(measurement).items()}, "events": events,
+            "cycles": [{k: plain(v) for k, v in row.items()} for row in cycle_table(measurement)]}
+
+
+def write_measure_files(measurement, out_dir: Path) -> MeasureFiles:
+    """Write the `MeasureFiles` of a `mvcore.measure.ClipMeasurement` into `out_dir` (created)."""
+    import json
+
+    from .measure import cycle_columns, cycle_table
+
+    stem, out_dir = sanitise_name(measurement.name, "clip"), Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    files = MeasureFiles(out_dir / f"{stem}_cycles.csv", out_dir / f"{stem}_summary.json")
+    write_table(cycle_table(measurement), files.cycles_csv, cycle_columns(measurement.unit))
+    with atomic_path(files.summary_json) as tmp:
+        tmp.write_text(json.dumps(summary_document(measurement), indent=1) + "\n")
     return files

@@ -5,7 +5,7 @@ import time
 import streamlit as st
 
 from mvcore.app import charts, housekeeping, outputs, storage
-from mvcore.app.widgets import pick_data, pick_model, segmenter_for, setup_page
+from mvcore.app.widgets import measurement_panel, pick_data, pick_model, segmenter_for, setup_page
 from mvcore.errors import InputError
 
 MAX_KEPT_RESULTS = 3
@@ -105,6 +105,7 @@ with frame_col:
     frame_viewer()
 
 st.plotly_chart(charts.frame_chart(rows), key="seg_chart")
+measurement_panel(downloads)
 
 st.markdown("**Downloads**")
 stem = files.mp4.stem

@@ -175,3 +175,28 @@ def test_the_speed_bench_times_both_ways_of_fitting_a_training_epoch():
     figures = fitting_step_seconds(model, config)
     assert set(figures) == {"fit_step_s", "pydataset_step_s"}
     assert all(0.0 < seconds < 60.0 for seconds in figures.values()), figures
+
+
+def test_the_measurements_on_true_masks_match_the_generator():
+    """bench measure's scoring on one small clip's true masks: the measurement alone, no model."""
+    from mvcore.bench.measure import score_clip, summarise, true_masks
+    from mvcore.synth.dataset import clips_and_truth
+
+    # the bench's scale: at 0.3 this clip's thinner leaflets touch through most of diastasis (88% right)
+    (test, _, truth), = clips_and_truth(seed=1, n_test=1, scale=0.5)
+    score = score_clip(test["name"], true_masks(truth, test["video"].shape[:2]), truth, "truth")
+    assert score.state_accuracy >= 0.9 and score.events_missed == 0
+    assert all(abs(e) <= 1 for e in score.event_errors)
+    assert summarise([score])["annulus_mm"] < 1.0
+
+
+@pytest.mark.parametrize("true_events, found, errors, missed", [
+    ([(10, "opening")], [(11, "opening")], [1], 0),
+    ([(10, "opening")], [(11, "closing")], [], 1),        # another kind is no match
+    ([(10, "opening")], [(30, "opening")], [], 1),        # farther than half a period (20 frames)
+    ([(10, "opening"), (20, "closing")], [(8, "opening"), (20, "closing")], [-2, 0], 0),
+])
+def test_event_errors_match_each_true_event_to_the_nearest_of_its_kind(true_events, found, errors, missed):
+    from mvcore.bench.measure import event_errors
+
+    assert event_errors(true_events, found, period_frames=20) == (errors, missed)

@@ -109,3 +109,33 @@ def test_two_inputs_with_one_name_are_refused_before_any_work(tmp_path, capsys):
         np.save(tmp_path / folder / "clip.npy", np.zeros((16, 16, 3), np.uint8))
     assert main(["predict", str(tmp_path / "a" / "clip.npy"), str(tmp_path / "b" / "clip.npy")]) == 2
     assert "several inputs give clips named clip" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("extra, unit, calibration", [([], "px", "none"), (["--mm-per-pixel", "0.25"], "mm", "user")])
+def test_predict_measure_writes_the_tables_in_the_right_unit(extra, unit, calibration, tmp_path, capsys):
+    import csv
+
+    np.save(tmp_path / "clip.npy", np.random.default_rng(0).integers(0, 255, (64, 80, 6), dtype=np.uint8))
+    out = tmp_path / "out"
+    assert main(["predict", str(tmp_path / "clip.npy"), "--overlay-dir", str(out), "--measure", *extra]) == 0
+    header = next(csv.reader((out / "clip_frames.csv").open()))
+    assert header[:4] == ["frame", "area_px", "mean_confidence", "iou"]
+    measured = {"t_ms", "valve", "valve_confidence", "event", f"opening_{unit}", f"annulus_{unit}", f"area_{unit}2"}
+    assert measured <= set(header)
+    assert next(csv.reader((out / "clip_cycles.csv").open()))[7] == f"max_opening_{unit}"
+    summary = json.loads((out / "clip_summary.json").read_text())
+    assert summary["summary"]["calibration"] == calibration and summary["summary"]["frames"] == 6
+    assert list(csv.DictReader((out / "measurements.csv").open()))[0]["clip"] == "clip"
+
+
+@pytest.mark.parametrize("argv, problem", [
+    (["--measure"], "give --overlay-dir too"),
+    (["--measure", "--overlay-dir", "o", "--mm-per-pixel", "0"], "must be above 0"),
+])
+def test_measure_needs_a_folder_and_a_positive_pixel_size(argv, problem, tmp_path, capsys):
+    np.save(tmp_path / "clip.npy", np.zeros((16, 16, 3), np.uint8))
+    try:
+        code = main(["predict", str(tmp_path / "clip.npy"), *argv])
+    except SystemExit as leaving:  # argparse refuses a bad --mm-per-pixel itself
+        code = leaving.code
+    assert code == 2 and problem in capsys.readouterr().err

@@ -147,6 +147,24 @@ def test_test_record_layout():
     assert _label_frames(label["label"]) == label["frames"]
 
 
+def test_test_clips_come_with_the_valve_truth_of_every_frame():
+    from mvcore.synth.dataset import clips_and_truth
+    from mvcore.synth.labels import _exact_label
+
+    (test, label, truth), = clips_and_truth(seed=1, n_test=1, scale=0.2)
+    same_test, _ = synth.synth_dataset(seed=1, n_train=0, n_test=1, scale=0.2)[1:]
+    assert test["name"] == same_test[0]["name"] and np.array_equal(test["video"], same_test[0]["video"])
+    n = test["video"].shape[2]
+    assert truth["fps"] == test["fps"] and 50 <= truth["bpm"] <= 110 and truth["px_per_mm"] > 0
+    assert truth["tips"].shape == truth["hinges"].shape == (n, 2, 2) and truth["opening"].shape == (n,)
+    assert truth["opening"].min() == 0 and truth["opening"].max() > 0.5  # at least 1.15 beats: shut and open
+    hinge_to_hinge = np.linalg.norm(truth["hinges"][:, 0] - truth["hinges"][:, 1], axis=-1)
+    np.testing.assert_allclose(truth["annulus_px"], hinge_to_hinge)
+    for t in label["frames"]:  # the labels are the leaflets the truth holds
+        drawn = _exact_label(truth["nodes"][t], truth["half_widths"][t], test["video"].shape[:2])
+        assert np.array_equal(drawn, label["label"][:, :, t])
+
+
 def test_make_train_record_rejects_unknown_dataset():
     with pytest.raises(ValueError):
         synth.make_train_record(np.random.default_rng(0), "novice")

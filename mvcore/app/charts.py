@@ -94,3 +94,47 @@ def frame_image(clip, mask: np.ndarray, t: int, style: str = "contour") -> np.nd
 def worst_frames(per_frame: list[dict], n: int = 4) -> list[dict]:
     """The `n` annotated frames with the lowest IoU (rows of Evaluation.per_frame), worst first."""
     return sorted(per_frame, key=lambda r: r["iou"])[:n]
+
+
+OPEN_COLOR = "rgba(44, 160, 44, 0.12)"
+ANNULUS_COLOR = "#9467bd"
+
+
+def _runs_of(rows: list[dict], state: str) -> list[tuple[float, float]]:
+    """[(start ms, end ms)] of the runs of frames whose 'valve' is `state`; a run ends at the next frame's time."""
+    times = [r["t_ms"] for r in rows]
+    step = times[1] - times[0] if len(times) > 1 else 1.0
+    spans, start = [], None
+    for i, r in enumerate(rows + [{"valve": None}]):
+        if r["valve"] == state and start is None:
+            start = times[i]
+        elif r["valve"] != state and start is not None:
+            spans.append((start, times[i - 1] + step))
+            start = None
+    return spans
+
+
+def timeline_chart(rows: list[dict], unit: str):
+    """Opening width and annulus diameter (in `unit`, 'mm' or 'px') against time (ms), the open
+    phases shaded and the openings and closings marked.
+
+    rows: mvcore.measure.frame_table output (t_ms, valve, event, opening_UNIT, annulus_UNIT, ...).
+    """
+    import plotly.graph_objects as go
+
+    times = [r["t_ms"] for r in rows]
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(x=times, y=[r[f"opening_{unit}"] for r in rows], name=f"opening ({unit})",
+                             line=dict(color=PRED_COLOR), connectgaps=False))
+    fig.add_trace(go.Scatter(x=times, y=[r[f"annulus_{unit}"] for r in rows], name=f"annulus ({unit})",
+                             line=dict(color=ANNULUS_COLOR, dash="dot"), connectgaps=False))
+    for start, end in _runs_of(rows, "open"):
+        fig.add_vrect(x0=start, x1=end, fillcolor=OPEN_COLOR, line_width=0, layer="below")
+    for kind, symbol, color in (("opening", "triangle-up", TRUTH_COLOR), ("closing", "triangle-down", CONF_COLOR)):
+        marked = [r for r in rows if r["event"] == kind]
+        fig.add_trace(go.Scatter(x=[r["t_ms"] for r in marked], y=[0] * len(marked), mode="markers", name=kind,
+                                 marker=dict(symbol=symbol, size=11, color=color),
+                                 hovertemplate=f"{kind} at %{{x:.0f}} ms<extra></extra>"))
+    fig.update_layout(xaxis=dict(title="time (ms); shaded: valve open"),
+                      yaxis=dict(title=f"length ({unit})", rangemode="tozero"))
+    return _layout(fig)

@@ -13,7 +13,15 @@ import numpy as np
 
 from mvcore.app.storage import workspace_dir
 from mvcore.clip import Clip
-from mvcore.export import ClipFiles, frame_rows, submission_csv_writer, write_clip_outputs, write_masks_npz
+from mvcore.export import (
+    ClipFiles,
+    frame_rows,
+    submission_csv_writer,
+    write_clip_outputs,
+    write_frame_table,
+    write_masks_npz,
+    write_measure_files,
+)
 from mvcore.files import sanitise_name
 from mvcore.predict import annotated_mask, segment_clips
 
@@ -27,6 +35,7 @@ class ClipOutputs:
 
     def __init__(self, clip: Clip, result, folder: Path):
         self.clip, self.result, self.folder = clip, result, Path(folder)
+        self._measured = {}
 
     def files(self, style: str = "fill") -> ClipFiles:
         """The overlay MP4 and GIF in `style` and the per-frame CSV (written once per style)."""
@@ -44,6 +53,23 @@ class ClipOutputs:
     def rows(self) -> list[dict]:
         """Per-frame rows: frame, area_px, mean_confidence, iou (None on unlabelled frames)."""
         return frame_rows(self.result, self.clip)
+
+    def measured(self, mm_per_px: float) -> tuple:
+        """(ClipMeasurement, per-frame CSV with its columns, MeasureFiles) at this pixel size (0:
+        lengths in pixels; the file's own: labelled as the file's); measured and written in
+        folder/measure-SIZE once per size, by the functions `predict --measure` writes them with."""
+        from mvcore.measure import Calibration, calibration_of, measure_clip
+
+        user = mm_per_px if mm_per_px != self.clip.mm_per_px else None
+        calibration = calibration_of(self.clip.mm_per_px, user) if mm_per_px else Calibration()
+        if calibration not in self._measured:
+            m = measure_clip(self.result.mask, self.clip.fps, calibration, self.clip.name)
+            folder = self.folder / f"measure-{calibration.mm_per_px or 'px'}"
+            files = write_measure_files(m, folder)
+            frames_csv = ClipFiles.in_folder(self.clip.name, folder).frames_csv
+            write_frame_table(frame_rows(self.result, self.clip, m), frames_csv)
+            self._measured[calibration] = (m, frames_csv, files)
+        return self._measured[calibration]
 
 
 def annotated_masks(segmenter, clips: list[Clip], progress=None) -> dict[str, np.ndarray]:

@@ -124,3 +124,37 @@ def pick_data(key: str, aml_only: bool = False, labelled: bool = False, samples:
         st.error(f"{upload.path.name}: no labelled clips (need a train.pkl with label and frames)")
         return None
     return upload.path, upload.clips
+
+
+def measurement_panel(downloads) -> None:
+    """The Segment page's measurements of a segmented clip (`mvcore.app.outputs.ClipOutputs`): a
+    pixel-size input (the DICOM file's by default), a summary card, the timeline and the downloads."""
+    import math
+
+    from mvcore.app import charts
+    from mvcore.measure import clip_summary, frame_table
+
+    clip = downloads.clip
+    st.markdown("**Measurements**")
+    mm = st.number_input("Pixel size (mm per pixel; 0 keeps lengths in pixels)", min_value=0.0,
+                         value=float(clip.mm_per_px or 0.0), step=0.01, format="%.4f", key=f"seg_mm_{clip.name}",
+                         help="Read from the DICOM file's ultrasound regions where it has them.")
+    m, frames_csv, files = downloads.measured(mm)
+    unit, summary = m.unit, clip_summary(m)
+    card = {"Heart rate": ("heart_rate_bpm", "{:.0f} bpm"), "Cycles": ("cycles", "{}"),
+            "Mean open duration": ("mean_open_duration_ms", "{:.0f} ms"),
+            "Max opening": (f"max_opening_{unit}", "{:.1f} " + unit)}
+    for column, (label, (key, form)) in zip(st.columns(len(card)), card.items()):
+        column.metric(label, form.format(summary[key]) if math.isfinite(summary[key]) else "n/a")
+    source = {"dicom": "from the DICOM file", "user": "entered", "none": "unknown: lengths in pixels"}
+    st.caption(f"Pixel size {source[m.calibration.source]}"
+               + (f" ({m.calibration.mm_per_px:.4f} mm)" if m.calibration.mm_per_px else "")
+               + f"; {clip.fps:.1f} frames/s. Open or shut from the mask's leaflets on each frame.")
+    st.plotly_chart(charts.timeline_chart(frame_table(m), unit), key="seg_timeline")
+    c1, c2, c3 = st.columns(3)
+    c1.download_button("Measurements per frame CSV", frames_csv.read_bytes(), frames_csv.name, "text/csv",
+                       on_click="ignore", key="dl_measure_frames")
+    c2.download_button("Cycles CSV", files.cycles_csv.read_bytes(), files.cycles_csv.name, "text/csv",
+                       on_click="ignore", key="dl_measure_cycles")
+    c3.download_button("Summary JSON", files.summary_json.read_bytes(), files.summary_json.name,
+                       "application/json", on_click="ignore", key="dl_measure_summary")

@@ -3,7 +3,10 @@
 - `accuracy`: the baseline preset against the default recipe on generated sets (`mvcore bench accuracy`).
 - `ideas`: `TrainConfig` variants trained side by side and scored alike (`mvcore bench ideas`).
 - `speed`: parameters, GFLOPs, training step, frames/s and memory (`mvcore bench speed`).
-- `real`: a model on the hand-labelled real echo frames of tests/data/real (`mvcore bench real`).
+- `measure`: the clinical measurements against the generator's truth, on model and true masks
+  (`mvcore bench measure`).
+- `real`: a model on the hand-labelled real echo frames of tests/data/real (`mvcore bench real`),
+  or its measured valve events against those marked by eye (`mvcore bench real --events`).
 - `stress`: recipes trained on a small, short, low-resolution set (`mvcore bench stress`).
 - `click`: the real app in Chromium, click to overlay (`mvcore bench click`).
 - `machine`: the header each prints (CPU, cores, threads, library versions);
@@ -39,10 +42,18 @@ def run(args) -> None:
 
         print(STRESS_HEADER, flush=True)
         stress(args.variants, args.seeds, work)
-    elif args.what == "real":
-        from .real import run_real
+    elif args.what == "measure":
+        from .measure import MEASURE_HEADER, measure_bench
 
-        run_real(args.model)
+        print(MEASURE_HEADER, flush=True)
+        measure_bench(args.seeds, args.scale, args.n_test, args.model)
+    elif args.what == "real":
+        from .real import run_real, run_real_events
+
+        if args.events:
+            run_real_events(args.model)
+        else:
+            run_real(args.model)
     elif args.what == "click":
         from .click import click_to_overlay
 

@@ -140,6 +140,59 @@ def run_real(model_dir: Path | None) -> dict:
     return result
 
 
+def read_events() -> dict:
+    """events.json: the valve's openings and closings marked by eye on the cine, and its heart rate."""
+    return json.loads((REAL_DIR / "events.json").read_text())
+
+
+def print_marked_states() -> float:
+    """The state `mvcore.measure.measure_frame` reads from each hand-drawn mask of labels.npz beside
+    the state marked with it; returns the share that agree (the rule alone, no model)."""
+    from ..measure import measure_frame
+
+    saved, marks = np.load(REAL_DIR / "labels.npz"), read_marks()
+    found = [(int(t), marks["frames"][str(int(t))]["state"], measure_frame(saved["masks"][:, :, i]).state)
+             for i, t in enumerate(saved["frames"])]
+    agree = float(np.mean([marked == read for _, marked, read in found]))
+    print("\n| marked frame | marked state | state read from the marked mask |\n|---|---|---|")
+    for t, marked, read in found:
+        print(f"| {t} | {marked} | {read} |")
+    print(f"\nthe rule on the hand-drawn masks agrees with the marked state on {agree:.0%} of {len(found)} frames")
+    return agree
+
+
+def run_real_events(model_dir: Path | None) -> dict:
+    """Measure the cine on a model's masks (bundled if None) and print each event marked by eye
+    beside the nearest measured one of its kind (within half a beat), and both heart rates."""
+    from pydicom.data import get_testdata_file
+
+    from ..data import load_inputs
+    from ..measure import calibration_of, measure_clip
+    from ..predict import Segmenter
+    from .measure import event_errors
+
+    clip = load_inputs([get_testdata_file("color3d_jpeg_baseline.dcm")])[0]
+    marked = read_events()
+    m = measure_clip(Segmenter.load(model_dir).segment(clip).mask, clip.fps, calibration_of(clip.mm_per_px), clip.name)
+    period = 60.0 * clip.fps / marked["heart_rate_bpm"]
+    print("| marked frame | event | sure | measured frame | error (frames) |\n|---|---|---|---|---|")
+    errors = []
+    for event in marked["events"]:
+        found, _ = event_errors([(event["frame"], event["event"])], m.events, period)
+        errors += [(event["sure"], e) for e in found]
+        measured = f"{event['frame'] + found[0]} | {found[0]:+d}" if found else "none within half a beat | "
+        print(f"| {event['frame']} | {event['event']} | {'yes' if event['sure'] else 'no'} | {measured} |")
+    print_marked_states()
+    sure = [abs(e) for is_sure, e in errors if is_sure]
+    result = {"marked": len(marked["events"]), "found": len(errors),
+              "median_sure_frames": float(np.median(sure)) if sure else float("nan"),
+              "rate_bpm": m.heart_rate_bpm, "rate_by_eye_bpm": marked["heart_rate_bpm"], "measured_events": m.events}
+    print(f"\n{model_dir or 'bundled model'}: {result['found']} of {result['marked']} marked events found within "
+          f"half a beat, median error on the sure ones {result['median_sure_frames']:.1f} frames; heart rate "
+          f"{m.heart_rate_bpm:.0f} bpm measured, {marked['heart_rate_bpm']} by eye; measured events {m.events}")
+    return result
+
+
 if __name__ == "__main__":
     import sys
 

@@ -216,6 +216,20 @@ def _dicom_fps(ds) -> float:
     return next((fps for fps in candidates if _valid_fps(fps)), FALLBACK_FPS)
 
 
+CM_UNITS = 3  # PhysicalUnitsX/YDirection code of centimetres
+
+
+def dicom_mm_per_px(ds) -> float | None:
+    """mm per pixel from the first `SequenceOfUltrasoundRegions` item measured in cm with square
+    pixels (PhysicalDeltaX == PhysicalDeltaY within 1 %); None when no region says."""
+    for region in ds.get("SequenceOfUltrasoundRegions") or []:
+        units = (region.get("PhysicalUnitsXDirection"), region.get("PhysicalUnitsYDirection"))
+        dx, dy = (_dicom_number(region, key) for key in ("PhysicalDeltaX", "PhysicalDeltaY"))
+        if units == (CM_UNITS, CM_UNITS) and dx > 0 and abs(dx - dy) <= 0.01 * dx:
+            return 10.0 * dx
+    return None
+
+
 def _read_dicom_dataset(path: Path):
     import pydicom
     from pydicom.errors import InvalidDicomError
@@ -261,7 +275,8 @@ def read_dicom(path) -> Clip:
     """A single- or multi-frame DICOM image as a grey clip, uint8 (H, W, T), T >= 1.
 
     MONOCHROME1 is inverted, colour converted to grey, other than 8-bit stretched from min..max
-    to 0..255. fps from FrameTime / CineRate / RecommendedDisplayFrameRate, else 25.
+    to 0..255. fps from FrameTime / CineRate / RecommendedDisplayFrameRate, else 25; the pixel
+    size from its ultrasound regions (`dicom_mm_per_px`).
     """
     path = _existing_file(path)
     ds = _read_dicom_dataset(path)
@@ -271,7 +286,7 @@ def read_dicom(path) -> Clip:
         video = 255 - video
     name = path.stem if path.name.lower().endswith(DICOM_EXTENSIONS) else path.name
     return Clip(name=name, video=check_video(video, path), fps=_dicom_fps(ds),
-                source=str(path))
+                source=str(path), mm_per_px=dicom_mm_per_px(ds))
 
 
 # --- NumPy arrays ------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mvcore.synth.records import make_test_record, make_train_record
+from mvcore.synth.records import make_test_record_with_truth, make_train_record
 from mvcore.synth.stress import StressOptions, stress_test_pair, stress_train_record
 
 AMATEUR_SHARE = 46 / 65
@@ -36,7 +36,15 @@ def _train_records(seed: int, n_train: int, scale: float, options: StressOptions
 def _test_records(seed: int, n_test: int, scale: float, options: StressOptions):
     """Yield (test record, test label record) pairs one by one, of kind `options.kind_of_test_clips`."""
     for rng in _clip_rngs(seed, 1, n_test):
-        yield stress_test_pair(*make_test_record(rng, scale, options.kind_of_test_clips), options)
+        test, label, _ = make_test_record_with_truth(rng, scale, options.kind_of_test_clips)
+        yield stress_test_pair(test, label, options)
+
+
+def clips_and_truth(seed: int = 0, n_test: int = 20, scale: float = 1.0):
+    """Yield (test record, test label record, truth) of the test clips `synth_dataset` makes with
+    the same arguments (the same clips); truth is the valve at every frame (`records._valve_truth`)."""
+    for rng in _clip_rngs(seed, 1, n_test):
+        yield make_test_record_with_truth(rng, scale)
 
 
 def synth_dataset(seed: int = 0, n_train: int = 65, n_test: int = 20, scale: float = 1.0, *,

@@ -71,11 +71,27 @@ def _render_video(rng: np.random.Generator, scan: Scan, heart: Heart, poses: lis
     return np.ascontiguousarray(frames.transpose(1, 2, 0))
 
 
+def _valve_truth(heart: Heart, scan: Scan, poses: list[Pose], fps: float, nodes: np.ndarray,
+                 half_widths: np.ndarray) -> dict:
+    """What the generator knows of the mitral valve at every frame (image px, (column, row)):
+    fps, bpm, px_per_mm, opening (T,) 0 (shut) .. 1, the leaflets' tips and hinges (T, 2, 2) on
+    their centre lines, opening_px (T,) tip to tip (not 0 when shut: the coapting leaflets' tips
+    differ in length), annulus_px (T,) hinge to hinge, and the leaflets drawn as the exact labels
+    are: nodes (T, 2, K + 1, 2) and half_widths (T, 2, K + 1)."""
+    tips, hinges = nodes[:, :, -1], nodes[:, :, 0]
+    return {"fps": fps, "bpm": heart.bpm, "px_per_mm": scan.px_per_mm,
+            "opening": np.array([p.openings["mitral"] for p in poses]), "tips": tips, "hinges": hinges,
+            "opening_px": np.linalg.norm(tips[:, 0] - tips[:, 1], axis=-1),
+            "annulus_px": np.linalg.norm(hinges[:, 0] - hinges[:, 1], axis=-1),
+            "nodes": nodes, "half_widths": half_widths}
+
+
 def _make_clip(rng: np.random.Generator, amateur: bool, scale: float, exact: bool) -> dict:
     """One synthetic clip: name, video uint8 (H, W, T), label bool (H, W, T) on 3 frames, frames,
-    box bool (H, W), fps, px_per_mm and centre_lines: the mitral leaflets (3, 2, K + 1, 2)
-    px on the annotated frames. `amateur`: 112 x 112 and 109-334 frames, else high resolution times
-    `scale`; `exact`: the leaflets' true shapes as labels, else an amateur's strokes."""
+    box bool (H, W), fps, px_per_mm, centre_lines: the mitral leaflets (3, 2, K + 1, 2) px on the
+    annotated frames, and truth: the valve at every frame (`_valve_truth`). `amateur`: 112 x 112
+    and 109-334 frames, else high resolution times `scale`; `exact`: the leaflets' true shapes as
+    labels, else an amateur's strokes."""
     name = _random_name(rng)
     rows, cols, fps, depth, fill = _clip_size(rng, amateur, scale)
     heart = _sample_heart(rng)
@@ -95,7 +111,8 @@ def _make_clip(rng: np.random.Generator, amateur: bool, scale: float, exact: boo
                           else _amateur_label(rng, nodes[f], (rows, cols), *strokes))
     box = _motion_box(rng, nodes, half_widths, (rows, cols), amateur)
     return {"name": name, "video": video, "label": label, "frames": frames, "box": box, "fps": fps,
-            "px_per_mm": scan.px_per_mm, "centre_lines": nodes[frames]}
+            "px_per_mm": scan.px_per_mm, "centre_lines": nodes[frames],
+            "truth": _valve_truth(heart, scan, poses, fps, nodes, half_widths)}
 
 
 def _check_dataset(dataset: str) -> None:
@@ -118,7 +135,15 @@ def make_test_record(rng: np.random.Generator, scale: float = 1.0,
                      dataset: str = "expert") -> tuple[dict, dict]:
     """A test clip with exact labels on 3 frames: ({name, video, fps}, {name, frames, label}).
     `dataset` 'expert': high resolution times `scale`; 'amateur': 112 x 112, 109-334 frames."""
+    test, label, _ = make_test_record_with_truth(rng, scale, dataset)
+    return test, label
+
+
+def make_test_record_with_truth(rng: np.random.Generator, scale: float = 1.0,
+                                dataset: str = "expert") -> tuple[dict, dict, dict]:
+    """`make_test_record`'s two records (the same clip for the same `rng`) and the valve's truth at
+    every frame (`_valve_truth`)."""
     _check_dataset(dataset)
     clip = _make_clip(rng, dataset == "amateur", scale, exact=True)
     return ({"name": clip["name"], "video": clip["video"], "fps": clip["fps"]},
-            {"name": clip["name"], "frames": clip["frames"], "label": clip["label"]})
+            {"name": clip["name"], "frames": clip["frames"], "label": clip["label"]}, clip["truth"])

@@ -54,7 +54,7 @@ def test_home_one_click_segments_a_labelled_sample(ws, bundled_model):
     button(at, "Segment a sample clip").click().run()
     assert not at.exception and not at.error, errors(at)
     assert at.title[0].value == "Segment a clip"
-    assert len(at.get("video")) == 1 and len(at.get("plotly_chart")) == 1
+    assert len(at.get("video")) == 1 and len(at.get("plotly_chart")) == 2  # per-frame chart, valve timeline
     assert any("labelled" in c.value for c in at.caption)
     assert at.slider(key=next(s.key for s in at.slider)).value > 0  # starts on an annotated frame
 
@@ -64,7 +64,8 @@ def test_segment_upload_style_downloads_and_submission(ws, bundled_model):
     assert not at.error, errors(at)
     button(at, "Segment").click().run()
     assert not at.error, errors(at)
-    assert [d.label for d in at.get("download_button")] == ["Overlay MP4", "Overlay GIF", "Masks .npz", "Per-frame CSV"]
+    assert [d.label for d in at.get("download_button")] == ["Measurements per frame CSV", "Cycles CSV", "Summary JSON",
+                                                            "Overlay MP4", "Overlay GIF", "Masks .npz", "Per-frame CSV"]
     caption = next(c.value for c in at.caption if c.value.startswith("Segmented"))
     at.radio(key="seg_style").set_value("contour").run()  # new overlay, same segmentation
     assert next(c.value for c in at.caption if c.value.startswith("Segmented")) == caption
@@ -111,6 +112,25 @@ def test_segment_other_inputs(ws, bundled_model, name, data, axis, caption):
     assert any(caption in c.value for c in at.caption), [c.value for c in at.caption]
     button(at, "Segment").click().run()
     assert not at.exception and not at.error and len(at.get("video")) == 1
+
+
+def test_segment_measures_the_real_cine_in_mm_then_in_pixels(ws, bundled_model):
+    from pydicom.data import get_testdata_file
+
+    cine = Path(get_testdata_file("color3d_jpeg_baseline.dcm")).read_bytes()
+    at = upload(open_page("segment"), "seg", "cine.dcm", cine)
+    button(at, "Segment").click().run()
+    assert not at.exception and not at.error, errors(at)
+    size = at.number_input(key="seg_mm_cine")
+    assert size.value == pytest.approx(0.5105, abs=1e-4)  # the DICOM file's 0.051 cm per pixel
+    card = metrics(at)
+    assert list(card) == ["Heart rate", "Cycles", "Mean open duration", "Max opening"]
+    assert card["Max opening"].endswith(" mm") and any("from the DICOM file" in c.value for c in at.caption)
+    timeline = at.get("plotly_chart")[-1].proto.spec
+    assert "opening (mm)" in timeline and "annulus (mm)" in timeline
+    size.set_value(0.0).run()
+    assert not at.exception and metrics(at)["Max opening"].endswith(" px")
+    assert "opening (px)" in at.get("plotly_chart")[-1].proto.spec
 
 
 def test_segment_refuses_bad_uploads_and_keeps_working(ws, bundled_model):

@@ -1,0 +1,342 @@
+"""Clinical measurements from a clip's valve masks: open or shut per frame, the opening and closing
+times, cycles and heart rate, and the leaflet geometry, in mm where the pixel size is known.
+
+Per frame, the mask's connected parts are the leaflets. Two parts: the valve is open; each part's
+ends along its long axis are its hinge (the deeper end, larger row: the annulus lies farther from
+the apical probe than the open leaflet's tip) and its tip. One part lying across the image (its
+chord within `SHUT_MAX_TILT_DEG` of the rows) is a shut valve, hinge to hinge; one part standing
+steeper is one leaflet of an open valve, whose opening and annulus cannot be measured. Values that
+cannot be measured are NaN, never 0.
+
+Image px are (column, row); times are ms from the first frame; `unit` is 'mm' when calibrated,
+else 'px', and is in every column name (`opening_mm`, `area_px2`, `t_ms`).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+MIN_PART_SHARE = 0.15   # a connected part smaller than this share of the largest is noise
+MIN_PART_PX = 4         # ... and so is one of fewer pixels
+SHUT_MAX_TILT_DEG = 30  # one part whose chord lies within this of the rows is a shut valve
+GAP_SURE_PX = 3.0       # two leaflets this far apart are surely open (confidence 1)
+MAJORITY_FRAMES = 3     # each frame's state is the majority over this many frames around it
+MIN_BPM, MAX_BPM = 30, 200  # heart rates looked for
+PEAK_SHARE = 0.7        # the valve's period: the first autocorrelation peak this high against the top
+DIASTOLIC_TOUCH = 0.75  # a shut run inside open ones, shorter than this share of the longest, is open
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """How long a pixel is: mm_per_px (square pixels) from `source` ('dicom', 'user'), or None
+    (source 'none'): lengths stay in pixels, labelled 'px'."""
+
+    mm_per_px: float | None = None
+    source: str = "none"
+
+    @property
+    def unit(self) -> str:
+        return "mm" if self.mm_per_px else "px"
+
+    def length(self, px: float) -> float:
+        """A length in px -> in `unit`."""
+        return px * self.mm_per_px if self.mm_per_px else px
+
+    def area(self, px2: float) -> float:
+        """An area in px^2 -> in `unit`^2."""
+        return px2 * self.mm_per_px ** 2 if self.mm_per_px else px2
+
+
+def calibration_of(clip_mm_per_px: float | None, user_mm_per_px: float | None = None) -> Calibration:
+    """The user's mm per pixel when given (> 0), else the file's (DICOM), else pixels."""
+    if user_mm_per_px:
+        return Calibration(float(user_mm_per_px), "user")
+    if clip_mm_per_px:
+        return Calibration(float(clip_mm_per_px), "dicom")
+    return Calibration()
+
+
+@dataclass
+class FrameGeometry:
+    """One frame's valve in px: state 'open', 'shut' or None (no valve found); confidence of the
+    state 0.5 .. 1 (NaN when None); hinges and tips (2, 2) float (column, row) or None;
+    opening_px tip to tip, annulus_px hinge to hinge (NaN when not measurable); extent of the
+    mask's box (width, height) px and its area px^2."""
+
+    state: str | None = None
+    confidence: float = math.nan
+    hinges: np.ndarray | None = None
+    tips: np.ndarray | None = None
+    opening_px: float = math.nan
+    annulus_px: float = math.nan
+    width_px: float = math.nan
+    height_px: float = math.nan
+    area_px2: float = 0.0
+
+
+def _parts(mask: np.ndarray) -> list[np.ndarray]:
+    """The mask's connected parts (8-connected) worth measuring, largest first: each (n, 2) float
+    (column, row) of its pixels."""
+    import cv2
+
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+    areas = stats[1:, cv2.CC_STAT_AREA]
+    if not len(areas):
+        return []
+    keep = [i + 1 for i in np.argsort(-areas, kind="stable")
+            if areas[i] >= max(MIN_PART_PX, MIN_PART_SHARE * areas.max())]
+    return [np.argwhere(labels == i)[:, ::-1].astype(np.float64) for i in keep]
+
+
+def part_ends(points: np.ndarray) -> np.ndarray:
+    """(2, 2) (column, row): the pixels of a part `points` (n, 2) farthest apart along its long
+    (principal) axis, the shallower (smaller row) first."""
+    centred = points - points.mean(axis=0)
+    axis = np.linalg.svd(centred, full_matrices=False)[2][0] if len(points) > 1 else np.array([1.0, 0.0])
+    along = centred @ axis
+    ends = points[[int(np.argmin(along)), int(np.argmax(along))]]
+    return ends[np.argsort(ends[:, 1], kind="stable")]
+
+
+def _gap_px(a: np.ndarray, b: np.ndarray) -> float:
+    """Least distance px between two parts' pixels (n, 2) and (m, 2), edge to edge."""
+    import cv2
+
+    low = np.minimum(a.min(0), b.min(0)).astype(int)
+    size = (np.maximum(a.max(0), b.max(0)).astype(int) - low + 1)[::-1]
+    outside_a = np.ones(size, np.uint8)
+    ia, ib = (a - low).astype(int), (b - low).astype(int)
+    outside_a[ia[:, 1], ia[:, 0]] = 0
+    distance = cv2.distanceTransform(outside_a, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+    return float(distance[ib[:, 1], ib[:, 0]].min()) - 1.0
+
+
+def _tilt_deg(ends: np.ndarray) -> float:
+    """Angle 0 .. 90 degrees between a chord (2, 2) (column, row) and the rows."""
+    d = np.abs(ends[1] - ends[0])
+    return float(np.degrees(np.arctan2(d[1], d[0])))
+
+
+def _open_geometry(first: np.ndarray, second: np.ndarray) -> dict:
+    """Hinges, tips, opening and annulus px of two leaflets (pixels (n, 2) each)."""
+    ends = np.stack([part_ends(first), part_ends(second)])  # (leaflet, [tip, hinge], 2)
+    tips, hinges = ends[:, 0], ends[:, 1]
+    return {"state": "open", "confidence": 0.5 + 0.5 * min(1.0, max(_gap_px(first, second), 0) / GAP_SURE_PX),
+            "tips": tips, "hinges": hinges, "opening_px": float(np.linalg.norm(tips[0] - tips[1])),
+            "annulus_px": float(np.linalg.norm(hinges[0] - hinges[1]))}
+
+
+def _single_geometry(part: np.ndarray) -> dict:
+    """A shut valve (lying across: hinges at its ends, opening 0) or one leaflet (standing)."""
+    ends = part_ends(part)
+    tilt = _tilt_deg(ends)
+    confidence = 0.5 + 0.5 * min(1.0, abs(tilt - SHUT_MAX_TILT_DEG) / SHUT_MAX_TILT_DEG)
+    if tilt > SHUT_MAX_TILT_DEG:
+        return {"state": "open", "confidence": confidence}
+    return {"state": "shut", "confidence": confidence, "hinges": ends, "opening_px": 0.0,
+            "annulus_px": float(np.linalg.norm(ends[0] - ends[1]))}
+
+
+def measure_frame(mask: np.ndarray) -> FrameGeometry:
+    """The valve of one frame, mask bool (H, W): state, points and lengths in px (see `FrameGeometry`)."""
+    parts = _parts(mask)
+    if not parts:
+        return FrameGeometry()
+    found = _open_geometry(parts[0], parts[1]) if len(parts) >= 2 else _single_geometry(parts[0])
+    every = np.concatenate(parts)
+    width, height = every.max(0) - every.min(0) + 1
+    return FrameGeometry(**found, width_px=float(width), height_px=float(height), area_px2=float(mask.sum()))
+
+
+def _fill_inner_runs(states: list[str | None], is_short) -> list[str | None]:
+    """`states` where each run between two runs of the other state for which `is_short(state,
+    length)` holds takes their state; frames without a state (None) are skipped and stay."""
+    known = [t for t, s in enumerate(states) if s is not None]
+    out = list(states)
+    runs = _runs([states[t] for t in known])
+    for i, (state, start, stop) in enumerate(runs):
+        if 0 < i < len(runs) - 1 and is_short(state, stop - start):
+            for k in range(start, stop):
+                out[known[k]] = runs[i - 1][0]
+    return out
+
+
+def majority_states(states: list[str | None]) -> list[str | None]:
+    """Each known state replaced by the majority of the MAJORITY_FRAMES known states centred on it
+    (fewer at the ends); None stays None. Removes one-frame flickers."""
+    known = [t for t, s in enumerate(states) if s is not None]
+    out, half = list(states), MAJORITY_FRAMES // 2
+    for i, t in enumerate(known):
+        window = [states[k] for k in known[max(0, i - half):i + half + 1]]
+        out[t] = max(("open", "shut"), key=lambda s: (window.count(s), s == states[t]))
+    return out
+
+
+def steady_states(states: list[str | None]) -> list[str | None]:
+    """Per-frame states with flickers removed (`majority_states`), then the leaflets touching in
+    mid-diastole called open (a shut run between open ones, shorter than DIASTOLIC_TOUCH times the
+    longest shut run: systole is the long closure)."""
+    steady = majority_states(states)
+    known = [s for s in steady if s is not None]
+    longest_shut = max((stop - start for state, start, stop in _runs(known) if state == "shut"), default=0)
+    return _fill_inner_runs(steady, lambda state, length: state == "shut" and length < DIASTOLIC_TOUCH * longest_shut)
+
+
+def _runs(values: list) -> list[tuple]:
+    """[(value, start, stop)] of the runs of equal values."""
+    runs, start = [], 0
+    for t in range(1, len(values) + 1):
+        if t == len(values) or values[t] != values[start]:
+            runs.append((values[start], start, t))
+            start = t
+    return runs
+
+
+def valve_events(states: list[str | None]) -> list[tuple[int, str]]:
+    """[(frame, 'opening' | 'closing')]: the first frame of each open or shut run after a run of the
+    other state (frames without a state skipped)."""
+    known = [(t, s) for t, s in enumerate(states) if s is not None]
+    return [(t, "opening" if s == "open" else "closing")
+            for (_, before), (t, s) in zip(known, known[1:]) if s != before]
+
+
+@dataclass
+class Cycle:
+    """One opening and the closing after it: frames, times ms, open duration ms, period ms to the
+    next opening (NaN for the last), the largest opening and the annulus at the start of diastole
+    (the opening frame) and of systole (the closing frame), in the clip's unit (NaN if unmeasured)."""
+
+    open_frame: int
+    close_frame: int
+    open_ms: float
+    close_ms: float
+    open_duration_ms: float
+    period_ms: float
+    max_opening: float
+    annulus_diastole_start: float
+    annulus_systole_start: float
+
+
+@dataclass
+class ClipMeasurement:
+    """A clip's measurements: its calibration and fps, per-frame geometry (px), steady states,
+    events [(frame, kind)], cycles and heart rate (bpm, NaN under about 1.5 beats)."""
+
+    name: str
+    fps: float
+    calibration: Calibration
+    frames: list[FrameGeometry]
+    states: list[str | None]
+    events: list[tuple[int, str]]
+    cycles: list[Cycle] = field(default_factory=list)
+    heart_rate_bpm: float = math.nan
+
+    @property
+    def unit(self) -> str:
+        return self.calibration.unit
+
+    def ms(self, frame: int) -> float:
+        return 1000.0 * frame / self.fps
+
+
+def _nan_max(values: list[float]) -> float:
+    finite = [v for v in values if math.isfinite(v)]
+    return max(finite) if finite else math.nan
+
+
+def _cycles(m: ClipMeasurement) -> list[Cycle]:
+    """Each opening followed by a closing, with its period to the next opening."""
+    openings = [t for t, kind in m.events if kind == "opening"]
+    cycles = []
+    for i, start in enumerate(openings):
+        stop = next((t for t, kind in m.events if kind == "closing" and t > start), None)
+        if stop is None:
+            break
+        cal = m.calibration
+        period = m.ms(openings[i + 1]) - m.ms(start) if i + 1 < len(openings) else math.nan
+        cycles.append(Cycle(start, stop, m.ms(start), m.ms(stop), m.ms(stop) - m.ms(start), period,
+                            cal.length(_nan_max([f.opening_px for f in m.frames[start:stop]])),
+                            cal.length(m.frames[start].annulus_px), cal.length(m.frames[stop].annulus_px)))
+    return cycles
+
+
+def _autocorrelation(x: np.ndarray, lags: range) -> np.ndarray:
+    """Mean x[t] * x[t + lag] over t, for each lag (x float (T,))."""
+    return np.array([np.dot(x[:-lag], x[lag:]) / (len(x) - lag) for lag in lags])
+
+
+def heart_rate_bpm(states: list[str | None], fps: float) -> float:
+    """The valve's rate in beats per minute: 60 fps / the period (frames) at which the open (+1) /
+    shut (-1) series best repeats: the shortest lag whose autocorrelation peak reaches
+    PEAK_SHARE of the highest (a period's multiples repeat too), among lags of MIN_BPM..MAX_BPM
+    and at most 2/3 of the clip. NaN when no such peak (under about 1.5 beats)."""
+    x = np.array([{"open": 1.0, "shut": -1.0}.get(s, 0.0) for s in states])
+    x[x != 0] -= x[x != 0].mean() if (x != 0).any() else 0.0
+    lags = range(max(1, int(fps * 60 / MAX_BPM)), int(min(len(x) * 2 / 3, fps * 60 / MIN_BPM)) + 1)
+    r = _autocorrelation(x, lags)
+    peaks = [i for i in range(len(r))
+             if r[i] > 0 and (i == 0 or r[i] >= r[i - 1]) and (i == len(r) - 1 or r[i] >= r[i + 1])]
+    if not peaks:
+        return math.nan
+    top = max(r[i] for i in peaks)
+    return 60.0 * fps / lags[next(i for i in peaks if r[i] >= PEAK_SHARE * top)]
+
+
+def measure_clip(mask: np.ndarray, fps: float, calibration: Calibration = Calibration(),
+                 name: str = "") -> ClipMeasurement:
+    """Measure a clip's masks, bool (H, W, T) at `fps` frames per second."""
+    frames = [measure_frame(mask[:, :, t]) for t in range(mask.shape[2])]
+    states = steady_states([f.state for f in frames])
+    m = ClipMeasurement(name, float(fps), calibration, frames, states, valve_events(states))
+    m.cycles = _cycles(m)
+    m.heart_rate_bpm = heart_rate_bpm(states, fps)
+    return m
+
+
+def frame_table(m: ClipMeasurement) -> list[dict]:
+    """Per-frame rows: frame, t_ms, valve (open/shut/''), valve_confidence, event, opening_U,
+    annulus_U, width_U, height_U, area_U2 (U the unit), tip and hinge points in px."""
+    u, cal, events = m.unit, m.calibration, dict(m.events)
+    rows = []
+    for t, (f, state) in enumerate(zip(m.frames, m.states)):
+        points = {f"{what}{i + 1}_{axis}_px": (float(p[i][k]) if p is not None else math.nan)
+                  for what, p in (("tip", f.tips), ("hinge", f.hinges))
+                  for i in range(2) for k, axis in enumerate("xy")}
+        rows.append({"frame": t, "t_ms": m.ms(t), "valve": state or "", "valve_confidence": f.confidence,
+                     "event": events.get(t, ""), f"opening_{u}": cal.length(f.opening_px),
+                     f"annulus_{u}": cal.length(f.annulus_px), f"width_{u}": cal.length(f.width_px),
+                     f"height_{u}": cal.length(f.height_px),
+                     f"area_{u}2": cal.area(f.area_px2) if f.area_px2 else math.nan, **points})
+    return rows
+
+
+def cycle_columns(unit: str) -> list[str]:
+    """The per-cycle table's columns, lengths in `unit`."""
+    return ["cycle", "open_frame", "close_frame", "open_ms", "close_ms", "open_duration_ms", "period_ms",
+            f"max_opening_{unit}", f"annulus_diastole_start_{unit}", f"annulus_systole_start_{unit}"]
+
+
+def cycle_table(m: ClipMeasurement) -> list[dict]:
+    """Per-cycle rows under `cycle_columns`: the cycle's number (from 1) and its `Cycle` fields."""
+    return [dict(zip(cycle_columns(m.unit), (i + 1, c.open_frame, c.close_frame, c.open_ms, c.close_ms,
+                                              c.open_duration_ms, c.period_ms, c.max_opening,
+                                              c.annulus_diastole_start, c.annulus_systole_start)))
+            for i, c in enumerate(m.cycles)]
+
+
+def clip_summary(m: ClipMeasurement) -> dict:
+    """One clip's summary: name, frames, fps, calibration, cycles, heart rate, mean open duration,
+    the largest opening and the median annulus diameter (NaN where nothing was measured)."""
+    u, cal = m.unit, m.calibration
+    durations = [c.open_duration_ms for c in m.cycles]
+    annulus = [f.annulus_px for f in m.frames if math.isfinite(f.annulus_px)]
+    known = [s for s in m.states if s]
+    return {"clip": m.name, "frames": len(m.frames), "fps": m.fps, "unit": u, "mm_per_px": cal.mm_per_px,
+            "calibration": cal.source, "frames_open": known.count("open"), "frames_shut": known.count("shut"),
+            "cycles": len(m.cycles), "heart_rate_bpm": m.heart_rate_bpm,
+            "mean_open_duration_ms": float(np.mean(durations)) if durations else math.nan,
+            f"max_opening_{u}": cal.length(_nan_max([f.opening_px for f in m.frames])),
+            f"median_annulus_{u}": cal.length(float(np.median(annulus))) if annulus else math.nan}

@@ -1,0 +1,174 @@
+"""Tests for mvcore.measure on hand-made masks of known geometry, and the DICOM pixel size."""
+
+import math
+
+import numpy as np
+import pytest
+
+from mvcore.measure import (
+    Calibration,
+    calibration_of,
+    clip_summary,
+    cycle_table,
+    frame_table,
+    heart_rate_bpm,
+    measure_clip,
+    measure_frame,
+    steady_states,
+    valve_events,
+)
+
+SHAPE = (120, 160)
+
+
+def bar(mask, top, bottom, left, right):
+    """Set the rectangle rows top..bottom-1, columns left..right-1 of `mask` (a leaflet)."""
+    mask[top:bottom, left:right] = True
+    return mask
+
+
+def open_valve(gap: int, length: int = 40, width: int = 3) -> np.ndarray:
+    """Two upright bars `gap` px apart (edge to edge), hinges at row 90, tips at row 90 - length."""
+    mask = np.zeros(SHAPE, bool)
+    bar(mask, 90 - length, 90, 60, 60 + width)
+    return bar(mask, 90 - length, 90, 60 + width + gap, 60 + 2 * width + gap)
+
+
+def shut_valve(span: int = 50, width: int = 3) -> np.ndarray:
+    """One bar lying across, `span` px from end to end."""
+    return bar(np.zeros(SHAPE, bool), 80, 80 + width, 50, 50 + span)
+
+
+def tilted_leaflet() -> np.ndarray:
+    """One bar standing upright: one leaflet of an open valve, the other not found."""
+    return bar(np.zeros(SHAPE, bool), 40, 90, 60, 63)
+
+
+# (mask, state, opening px, annulus px), measured between pixel centres: bars of width w whose edges
+# are g px apart have their end pixels g + w columns apart; a bar of n px spans n - 1 px
+@pytest.mark.parametrize("mask, state, opening, annulus", [
+    (open_valve(gap=10), "open", 13.0, 13.0),
+    (open_valve(gap=30), "open", 33.0, 33.0),
+    (open_valve(gap=30, length=20), "open", 33.0, 33.0),
+    (shut_valve(span=50), "shut", 0.0, 49.0),
+    (shut_valve(span=24), "shut", 0.0, 23.0),
+    (tilted_leaflet(), "open", math.nan, math.nan),
+    (np.zeros(SHAPE, bool), None, math.nan, math.nan),
+])
+def test_frame_geometry_of_hand_made_masks(mask, state, opening, annulus):
+    found = measure_frame(mask)
+    assert found.state == state
+    np.testing.assert_allclose([found.opening_px, found.annulus_px], [opening, annulus], atol=1.0)
+    assert found.area_px2 == mask.sum()
+    assert (found.state is None) == math.isnan(found.confidence)
+
+
+def test_open_valve_tips_are_the_shallow_ends_and_hinges_the_deep_ones():
+    found = measure_frame(open_valve(gap=20, length=40))
+    assert (found.tips[:, 1] < 60).all() and (found.hinges[:, 1] > 80).all()
+    assert found.confidence == 1.0  # 20 px apart: surely open
+
+
+def test_specks_are_ignored():
+    mask = shut_valve()
+    mask[10, 10] = True  # one stray pixel is not a second leaflet
+    assert measure_frame(mask).state == "shut"
+
+
+@pytest.mark.parametrize("mm_per_px, opening, annulus, unit", [
+    (None, 33.0, 33.0, "px"),
+    (0.5, 16.5, 16.5, "mm"),
+    (0.25, 8.25, 8.25, "mm"),
+])
+def test_calibrated_columns_carry_their_unit(mm_per_px, opening, annulus, unit):
+    mask = open_valve(gap=30)[:, :, None]
+    m = measure_clip(mask, fps=50.0, calibration=calibration_of(None, mm_per_px))
+    row = frame_table(m)[0]
+    assert m.unit == unit and f"opening_{unit}" in row and f"area_{unit}2" in row
+    assert row[f"opening_{unit}"] == pytest.approx(opening, abs=0.5 * (mm_per_px or 1))
+    assert row[f"annulus_{unit}"] == pytest.approx(annulus, abs=0.5 * (mm_per_px or 1))
+    assert row[f"area_{unit}2"] == pytest.approx(mask.sum() * (mm_per_px or 1) ** 2)
+
+
+@pytest.mark.parametrize("file_mm, user_mm, expected", [
+    (None, None, Calibration(None, "none")),
+    (0.51, None, Calibration(0.51, "dicom")),
+    (0.51, 0.2, Calibration(0.2, "user")),
+    (None, 0.2, Calibration(0.2, "user")),
+])
+def test_the_user_pixel_size_comes_before_the_file_one(file_mm, user_mm, expected):
+    assert calibration_of(file_mm, user_mm) == expected
+
+
+def beating_masks(pattern: str) -> np.ndarray:
+    """Masks (H, W, T) whose frames are open ('o'), shut ('s') or empty ('.')."""
+    frames = {"o": open_valve(gap=20), "s": shut_valve(), ".": np.zeros(SHAPE, bool)}
+    return np.stack([frames[c] for c in pattern], axis=2)
+
+
+@pytest.mark.parametrize("pattern, events", [
+    ("sssooooosss", [(3, "opening"), (8, "closing")]),
+    ("ssssosssss", []),                               # a one-frame flicker is no event
+    ("sss..ooo", [(5, "opening")]),                    # empty frames are skipped, not shut
+    ("oooossssssssoooss", [(4, "closing"), (12, "opening"), (15, "closing")]),
+])
+def test_events_from_states(pattern, events):
+    states = steady_states([{"o": "open", "s": "shut", ".": None}[c] for c in pattern])
+    assert valve_events(states) == events
+
+
+@pytest.mark.parametrize("pattern, events", [
+    ("ssssssssss" + "oooo" + "sss" + "oooo" + "ssssssssss", [(10, "opening"), (21, "closing")]),
+    ("ssss..ssss" + "ooooo" + "sss" + "ooooo" + "ss", [(10, "opening"), (23, "closing")]),  # systole: 8 frames seen
+    ("ssss" + "oooo" + "sss" + "oooo" + "ssss", [(4, "opening"), (8, "closing"), (11, "opening"), (15, "closing")]),
+])
+def test_mid_diastolic_touch_is_not_a_closing(pattern, events):
+    """A shut run inside open ones under 3/4 of the clip's longest (systole) is the leaflets touching."""
+    states = steady_states([{"o": "open", "s": "shut", ".": None}[c] for c in pattern])
+    assert valve_events(states) == events
+
+
+@pytest.mark.parametrize("period, beats, fps", [(20, 4, 50.0), (30, 3, 30.0), (12, 5, 25.0)])
+def test_heart_rate_from_the_valve_period(period, beats, fps):
+    one_beat = ["shut"] * (period * 2 // 5) + ["open"] * (period - period * 2 // 5)
+    assert heart_rate_bpm(one_beat * beats, fps) == pytest.approx(60 * fps / period)
+
+
+def test_one_beat_gives_no_heart_rate():
+    assert math.isnan(heart_rate_bpm(["shut"] * 8 + ["open"] * 12, 50.0))
+
+
+def test_cycles_and_summary_of_a_beating_valve():
+    pattern = ("s" * 8 + "o" * 12) * 3
+    m = measure_clip(beating_masks(pattern), fps=50.0, calibration=Calibration(0.5, "user"), name="beats")
+    cycles = cycle_table(m)
+    assert [(c["open_frame"], c["close_frame"]) for c in cycles] == [(8, 20), (28, 40)]
+    assert cycles[0]["open_ms"] == 160.0 and cycles[0]["open_duration_ms"] == 240.0
+    assert [c["period_ms"] for c in cycles] == [400.0, 400.0]  # the third opening (frame 48) has no closing
+    last = cycle_table(measure_clip(beating_masks(pattern[:-12]), fps=50.0))
+    assert len(last) == 2 and math.isnan(last[1]["period_ms"])  # no opening after the last cycle's
+    assert cycles[0]["max_opening_mm"] == pytest.approx(23 * 0.5, abs=0.5)
+    assert cycles[0]["annulus_diastole_start_mm"] == pytest.approx(23 * 0.5, abs=0.5)
+    assert cycles[0]["annulus_systole_start_mm"] == pytest.approx(49 * 0.5, abs=0.5)
+    summary = clip_summary(m)
+    assert summary["heart_rate_bpm"] == pytest.approx(150.0)
+    assert summary["cycles"] == 2 and summary["mean_open_duration_ms"] == 240.0
+    assert summary["calibration"] == "user" and summary["unit"] == "mm"
+
+
+def test_the_real_dicom_cine_gives_its_pixel_size():
+    from pydicom.data import get_testdata_file
+
+    from mvcore.data import load_inputs
+
+    clip = load_inputs([get_testdata_file("color3d_jpeg_baseline.dcm")])[0]
+    assert clip.mm_per_px == pytest.approx(0.5105, abs=1e-4)  # 0.051 cm per pixel
+    assert clip.fps == pytest.approx(30.0, abs=0.01)          # FrameTime 33.333 ms
+
+
+def test_files_without_a_pixel_size_stay_in_pixels(tmp_path):
+    from mvcore.data import load_inputs
+
+    path = tmp_path / "clip.npy"
+    np.save(path, np.zeros((64, 64, 3), np.uint8))
+    assert load_inputs([path])[0].mm_per_px is None
