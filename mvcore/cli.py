@@ -221,8 +221,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--labels", required=True, type=Path, help="test_labels.pkl or a train.pkl")
     p.set_defaults(run=cmd_evaluate)
 
-    p = sub.add_parser("bench", help="benchmarks that print figures: accuracy, speed, ideas, stress, real, click")
-    p.add_argument("what", choices=["accuracy", "speed", "ideas", "stress", "real", "click"])
+    p = sub.add_parser("bench", help="benchmarks that print figures: accuracy, speed, ideas, stress, real, click, load")
+    p.add_argument("what", choices=["accuracy", "speed", "ideas", "stress", "real", "click", "load"])
     p.add_argument("variants", nargs="*",
                    help="ideas, stress: NAME=PRESET[:FIELD=VALUE,...], e.g. wide=default:base_filters=24")
     p.add_argument("--seeds", type=int, nargs="+", default=[1, 2])
@@ -233,6 +233,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--work", type=Path, default=Path("bench-work"), help="folder for generated data and models")
     p.add_argument("--model", type=Path, help="real: the model folder to score (default: the bundled model)")
     p.add_argument("--quick", action="store_true", help="speed: the default model alone")
+    p.add_argument("--sessions", type=at_least_one, default=4, help="load: browser sessions segmenting at once")
     p.set_defaults(run=cmd_bench)
     return parser
 

@@ -6,6 +6,7 @@
 - `real`: a model on the hand-labelled real echo frames of tests/data/real (`mvcore bench real`).
 - `stress`: recipes trained on a small, short, low-resolution set (`mvcore bench stress`).
 - `click`: the real app in Chromium, click to overlay (`mvcore bench click`).
+- `load`: several Chromium sessions segmenting in the app at the same moment (`mvcore bench load`).
 - `machine`: the header each prints (CPU, cores, threads, library versions);
   `appserver`: the app on a local port for the browser benchmark and tests.
 """
@@ -47,6 +48,10 @@ def run(args) -> None:
         from .click import click_to_overlay
 
         click_to_overlay(args.runs, work)
+    elif args.what == "load":
+        from .load import load
+
+        load(args.sessions, work)
     else:
         from .speed import speed
 
