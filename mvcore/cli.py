@@ -263,8 +263,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=cmd_evaluate)
 
     p = sub.add_parser("bench", help="benchmarks that print figures: accuracy, speed, ideas, stress, measure, real, "
-                                     "click")
-    p.add_argument("what", choices=["accuracy", "speed", "ideas", "stress", "measure", "real", "click"])
+                                     "click, load")
+    p.add_argument("what", choices=["accuracy", "speed", "ideas", "stress", "measure", "real", "click", "load"])
     p.add_argument("variants", nargs="*",
                    help="ideas, stress: NAME=PRESET[:FIELD=VALUE,...], e.g. wide=default:base_filters=24")
     p.add_argument("--seeds", type=int, nargs="+", default=[1, 2])
@@ -278,6 +278,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="real: the valve's openings and closings measured against those marked by eye")
     p.add_argument("--n-test", type=at_least_one, default=10, help="measure: test clips per generated set")
     p.add_argument("--quick", action="store_true", help="speed: the default model alone")
+    p.add_argument("--sessions", type=at_least_one, default=4, help="load: browser sessions segmenting at once")
     p.set_defaults(run=cmd_bench)
     return parser
 

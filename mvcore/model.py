@@ -74,8 +74,9 @@ def build_seed_unet(size: int = 128, channels: int = 1) -> keras.Model:
 
 
 def freeze_encoder_levels(model: keras.Model, levels: int) -> None:
-    """Make the first `levels` encoder levels untrainable (their batch norms keep inference statistics)."""
+    """Make the first `levels` encoder levels untrainable (their batch norms keep inference statistics)
+    and every other layer trainable: a model saved after its own stage 2 comes back with that stage's
+    frozen levels, which fine-tuning with fewer must thaw."""
     prefixes = tuple(f"enc{level}_" for level in range(levels))
     for layer in model.layers:
-        if layer.name.startswith(prefixes):
-            layer.trainable = False
+        layer.trainable = not layer.name.startswith(prefixes)

@@ -24,7 +24,7 @@ import numpy as np
 from .batches import (Example, LocatorBatches, SegmentationBatches, box_roi, clip_bounds, collect_examples,
                       collect_locator_examples, frame_examples, unlabelled_frames)
 from .clip import Clip
-from .config import TrainConfig
+from .config import PredictConfig, TrainConfig
 from .errors import InputError
 from .fit import SCHEDULES, Event, Stage, fit_stage
 from .intensity import matching_table, reference_percentiles
@@ -257,7 +257,8 @@ def starting_networks(run: Run, init_dir: Path | None):
     then replaces the one asked for), else a new segmenter after the locator (trained now, or none:
     see `located_or_whole_frame`). Sets the run's config and fallback threshold to match."""
     if init_dir:
-        start = Segmenter.load(init_dir)
+        # its Keras networks alone: no ONNX copy is exported into the folder (training leaves it as it was)
+        start = Segmenter.load(init_dir, PredictConfig(runtime="keras"))
         run.config = dataclasses.replace(run.config, **{k: getattr(start.config, k) for k in ARCHITECTURE})
         run.fallback_threshold = run.config.threshold or start.threshold
         run.intensity = start.intensity  # the networks learned the starting model's grey levels

@@ -7,6 +7,7 @@ import io
 import os
 import pickle
 import shutil
+import time
 from pathlib import Path
 
 import numpy as np
@@ -76,6 +77,16 @@ def fast_model(tiny_set, tmp_path_factory) -> Path:
         assert main(["train", str(tiny_set / "train.pkl"), "--out", str(folder), "--fast"]) == 0
 
     return made_once(tmp_path_factory, "fast-model", train_fast)
+
+
+def wait_for(predicate, timeout_s: float, what: str):
+    """Poll `predicate` every 0.2 s until it is true; AssertionError after `timeout_s`."""
+    deadline = time.time() + timeout_s
+    while time.time() < deadline:
+        if predicate():
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
 
 
 class _Boom:

@@ -1,8 +1,10 @@
-"""Tests for mvcore.files: file names made safe."""
+"""Tests for mvcore.files: file names made safe, and writes of one path from many threads at once."""
+
+import threading
 
 import pytest
 
-from mvcore.files import sanitise_name
+from mvcore.files import atomic_path, sanitise_name
 
 
 @pytest.mark.parametrize("name, expected", [
@@ -28,3 +30,29 @@ def test_sanitise_name(name, expected):
     safe = sanitise_name(name)
     assert safe == expected
     assert "/" not in safe and "\\" not in safe and not safe.startswith(".") and len(safe) <= 100
+
+
+def test_threads_writing_one_path_at_once_leave_one_whole_file(tmp_path):
+    target, writers, chunk = tmp_path / "overlay.mp4", 8, 256 * 1024
+    start = threading.Barrier(writers)
+    errors = []
+
+    def write(byte: int):
+        try:
+            start.wait()
+            with atomic_path(target) as tmp, open(tmp, "wb") as f:
+                for _ in range(8):  # several writes each, so the writers overlap
+                    f.write(bytes([byte]) * chunk)
+                    f.flush()
+        except Exception as err:  # noqa: BLE001 - reported below
+            errors.append(err)
+
+    threads = [threading.Thread(target=write, args=(i,)) for i in range(writers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors
+    data = target.read_bytes()
+    assert len(data) == 8 * chunk and data == bytes([data[0]]) * len(data)  # one writer's content, whole
+    assert [p.name for p in tmp_path.iterdir()] == ["overlay.mp4"]  # no temporary file left

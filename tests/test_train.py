@@ -1,24 +1,28 @@
-"""Training: split by video, threshold choice, stage 2 skipped without experts, and a tiny real run
-that must beat a trivial predictor on clips it never saw."""
+"""Training: split by video, threshold choice, stage 2 skipped without experts, a tiny real run
+that must beat a trivial predictor on clips it never saw, and what each step leaves in the model:
+stage 2's new weights beside its frozen levels, the threshold chosen on validation, the locator's boxes."""
 
 import csv
 import dataclasses
 import json
 import shutil
 
+import keras
 import numpy as np
 import pytest
 
 from mvcore.clip import Clip
-from mvcore.config import TrainConfig
+from mvcore.config import PredictConfig, TrainConfig
 from mvcore.data import load_aml, load_labels
 from mvcore.errors import InputError
+from mvcore.fit import learning_rate
 from mvcore.metrics import video_iou
 from mvcore.model import create_model
 from mvcore.predict import Segmenter
-from mvcore.quality import fixed_box_iou
-from mvcore.fit import learning_rate
-from mvcore.train import choose_threshold, pseudo_label_examples, split_by_video, train
+from mvcore.locate import locate_roi
+from mvcore.quality import HIT_SHARE, MIN_HIT_RATE, fixed_box_iou, share_inside
+from mvcore.train import (choose_threshold, pipeline_iou, pseudo_label_examples, split_by_video, train,
+                          train_locator)
 from mvcore.transforms import Roi, box_bounds
 
 
@@ -180,3 +184,48 @@ def test_a_locator_that_misses_on_validation_gives_way_to_whole_frames(monkeypat
         assert [e["kind"] for e in events] == ["warning"] and "whole frames" in events[0]["text"]
     else:
         assert locator is untrained and used == config and metrics["locator"]["fallback"] is None and not events
+
+
+def layer_weights(model_dir) -> dict[str, list[np.ndarray]]:
+    """The segmenter's weights (moving statistics included) per layer that has any."""
+    model = keras.saving.load_model(model_dir / "model.keras", compile=False)
+    return {layer.name: [np.array(w) for w in layer.weights] for layer in model.layers if layer.weights}
+
+
+@pytest.mark.parametrize("freeze_levels", [0, 2])
+def test_stage_2_changes_every_layer_but_its_frozen_encoder_levels(tiny_set, fast_model, tmp_path, freeze_levels):
+    config = TrainConfig.preset_config("default", fast=True, epochs_stage2=1, freeze_levels=freeze_levels)
+    train(load_aml(tiny_set / "train.pkl"), tmp_path / "tuned", config, init_dir=fast_model)  # stage 2 only
+    before, after = layer_weights(fast_model), layer_weights(tmp_path / "tuned")
+    assert before.keys() == after.keys()
+    unchanged = {name for name in before if all(np.array_equal(a, b) for a, b in zip(before[name], after[name]))}
+    frozen = {name for name in before if name.startswith(tuple(f"enc{level}_" for level in range(freeze_levels)))}
+    assert len(frozen) == 4 * freeze_levels  # two convolutions and two batch norms a level
+    assert unchanged == frozen  # bit for bit, batch-norm statistics included
+
+
+def test_the_threshold_chosen_on_validation_is_the_one_saved(tiny_set, fast_model):
+    metrics = json.loads((fast_model / "metrics.json").read_text())
+    clips = {c.name: c for c in load_aml(tiny_set / "train.pkl")}
+    validated = [clips[name] for name in metrics["stage2"]["val_videos"]]
+    assert validated and not {c.name for c in validated} & set(metrics["train_videos"])
+    segmenter = Segmenter.load(fast_model, PredictConfig(runtime="keras"))  # the network training scored
+    threshold, best = choose_threshold(pipeline_iou(segmenter, validated))
+    assert metrics["threshold"] == metrics["stage2"]["threshold"] == threshold == segmenter.threshold
+    assert metrics["val_iou"] == pytest.approx(best, abs=1e-6)
+
+
+@pytest.mark.long
+def test_a_trained_locators_box_holds_the_valve_on_its_training_clips(tiny_set):
+    clips = [c for c in load_aml(tiny_set / "train.pkl") if c.box is not None]
+    # 16 epochs: every box held on training seeds 0, 1 and 2 (at 8 to 12 epochs boxes are loose or seed-dependent)
+    config = TrainConfig.preset_config("default", fast=True, locator_epochs=16, locator_frames_per_clip=12)
+    keras.utils.set_random_seed(config.seed)  # as training does before the locator
+    locator = train_locator(config, clips, [], lambda event: None, [])
+    held = []
+    for clip in clips:
+        found = locate_roi(locator, clip.video, config.locator_size, config.margin)
+        exact = Roi.around(*box_bounds(clip.box), margin=config.margin)
+        # the valve inside, and not by covering the frame: at most twice the side of the crop around the true box
+        held.append(share_inside(found, clip) >= HIT_SHARE and found.side <= 2 * exact.side)
+    assert np.mean(held) >= MIN_HIT_RATE, held

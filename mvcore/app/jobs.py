@@ -1,18 +1,20 @@
 """Background training jobs: `python -m mvcore train` in a detached process, one at a time.
 
-The process runs in its own session (process group), outside any web request, so a page reload,
-a second browser tab or a closed browser neither stops nor duplicates it. Everything about a job
-is in its folder, workspace/jobs/ID/ (mvcore.app.storage):
+The trainer runs in its own session (process group), outside any web request, so a page reload,
+a second browser tab, a closed browser or a restarted web server neither stops nor duplicates it.
+Everything about a job is in its folder, workspace/jobs/ID/ (mvcore.app.storage):
 
-    job.json      id, model name and folder, command, settings, planned epochs, start time
-    pid           process-group leader (a /bin/sh wrapper around the trainer)
+    job.json      id, model name and folder, command, settings, planned epochs, start time; written
+                  (atomically) before the trainer starts, then again with the trainer's `pid` and
+                  `process_started` (its create time, so a reused pid is not taken for it)
     events.jsonl  the trainer's progress events, one JSON object a line (mvcore.cli.EventLog)
     stdout.log, stderr.log
-    exit_code     the trainer's exit status, written by the wrapper when it ends
+    exit_code     the trainer's exit status, when the server that started it saw it end
     cancelled     present once the user cancelled
 
-workspace/jobs/ACTIVE names the latest job; a new one starts only when that one is not running
-(its pid is gone, a zombie, or reused by another process).
+workspace/jobs/ACTIVE names the latest job; a new one starts only when no job is running (its
+process is gone, a zombie, or its pid reused by another process). The workspace alone says which
+job runs, so a restarted server finds it again. Only a process this server started is ever reaped.
 """
 
 from __future__ import annotations
@@ -20,7 +22,6 @@ from __future__ import annotations
 import fcntl
 import json
 import os
-import shlex
 import shutil
 import signal
 import statistics
@@ -33,7 +34,7 @@ from pathlib import Path
 
 from mvcore.app.storage import REPO, check_model_name, workspace_dir
 from mvcore.errors import InputError
-from mvcore.files import sanitise_name
+from mvcore.files import atomic_path, sanitise_name
 from mvcore.predict import is_model_dir
 
 
@@ -97,6 +98,9 @@ class Progress:
         return min(1.0, self.done_epochs / self.planned_epochs) if self.planned_epochs else 0.0
 
 
+STARTUP_S = 30.0  # a job recorded but without a process yet counts as starting this long
+
+
 class Job:
     """One training job's folder."""
 
@@ -114,19 +118,43 @@ class Job:
         return Path(self.info["model_dir"])
 
     @property
-    def pid(self) -> int:
-        return int((self.folder / "pid").read_text())
+    def pid(self) -> int | None:
+        """The trainer's process id (also its process group's), None until it has started."""
+        return self.info.get("pid")
 
     def is_alive(self) -> bool:
-        """True while the job's process runs (a zombie or a reused pid counts as gone)."""
-        return process_alive(self.pid, self.info.get("process_started"))
+        """True while the trainer runs (a zombie or a reused pid counts as gone), or while a job
+        just recorded has not started it yet."""
+        if self.pid is None:
+            return time.time() - self.info["started"] < STARTUP_S
+        alive = process_alive(self.pid, self.info.get("process_started"))
+        if not alive:
+            self._record_exit_code()
+        return alive
+
+    def _record_exit_code(self) -> None:
+        """Write `exit_code` once the trainer, a child of this server, has ended and been reaped."""
+        child = _CHILDREN.get(self.pid)
+        path = self.folder / "exit_code"
+        if child is not None and child.returncode is not None and not path.exists():
+            write_text_atomically(path, f"{child.returncode}\n")
+
+    def exit_code(self) -> int | None:
+        """The trainer's exit status where this server saw it end; None otherwise (another server
+        started it, or it still runs)."""
+        path = self.folder / "exit_code"
+        return int(path.read_text()) if path.is_file() else None
 
     def status(self) -> str:
-        """'running', 'done', 'failed' or 'cancelled'."""
+        """'running', 'done', 'failed' or 'cancelled'.
+
+        Done: the trainer said so in its last event and its model folder is whole (and its exit
+        status, where known, is 0), which a server restarted meanwhile can still tell.
+        """
         if self.is_alive():
             return "running"
-        code = (self.folder / "exit_code").read_text().strip() if (self.folder / "exit_code").is_file() else None
-        if code == "0" and is_model_dir(self.model_dir):
+        finished = self.progress().finished is not None and is_model_dir(self.model_dir)
+        if finished and self.exit_code() in (None, 0):
             return "done"
         return "cancelled" if (self.folder / "cancelled").exists() else "failed"
 
@@ -190,19 +218,24 @@ def summarise_events(events: list[dict], planned: dict[str, int]) -> Progress:
     return progress
 
 
+_CHILDREN: dict[int, subprocess.Popen] = {}  # trainers this server started, by pid: the only ones it reaps
+
+
 def process_alive(pid: int, started: float | None = None) -> bool:
-    """True if `pid` runs and is not a zombie; with `started` (its create time), also not a reused pid."""
+    """True if `pid` runs and is not a zombie; with `started` (its create time), also not a reused pid.
+
+    Reaps `pid` only where this server started it (never `waitpid` on another's process).
+    """
     import psutil
 
-    try:
-        os.waitpid(pid, os.WNOHANG)  # reap it if it is our child and has ended
-    except ChildProcessError:
-        pass
+    child = _CHILDREN.get(pid)
+    if child is not None:  # ours: it runs until reaped (psutil calls a leader whose threads still exit a zombie)
+        return child.poll() is None
     try:
         process = psutil.Process(pid)
         if process.status() == psutil.STATUS_ZOMBIE:
             return False
-        return started is None or abs(process.create_time() - started) < 2.0
+        return started is None or abs(process.create_time() - started) < 1.0
     except psutil.Error:
         return False
 
@@ -219,13 +252,23 @@ def _start_lock():
 
 
 def active_job() -> Job | None:
-    """The running job, if any."""
-    job = latest_job()
-    return job if job and job.status() == "running" else None
+    """The running job, if any: found from the workspace alone (every job folder), so a restarted
+    server finds a job an earlier one started."""
+    running = [job for job in all_jobs() if job.status() == "running"]
+    return max(running, key=lambda job: job.info["started"]) if running else None
+
+
+def all_jobs() -> list[Job]:
+    """Every job recorded in the workspace, oldest first."""
+    folders = sorted(workspace_dir("jobs").glob("*/job.json"))
+    return [Job(path.parent) for path in folders]
 
 
 def latest_job() -> Job | None:
-    """The job started last (running or not), if any."""
+    """The job to show: the running one, else the one started last, if any."""
+    running = active_job()
+    if running:
+        return running
     pointer = workspace_dir("jobs") / "ACTIVE"
     if not pointer.is_file():
         return None
@@ -260,9 +303,8 @@ def start_training(data: list[Path], name: str, settings: TrainSettings | None =
 
 
 def _launch(data: list[Path], model_name: str, settings: TrainSettings, init: Path | None) -> Job:
-    """Create the job folder and start the detached process; returns the Job."""
-    import psutil
-
+    """Record the job (job.json, ACTIVE), then start the trainer detached and record its pid and
+    create time; returns the Job."""
     job_id = f"{time.strftime('%Y%m%d-%H%M%S')}-{model_name}"
     folder = workspace_dir("jobs") / job_id
     folder.mkdir()
@@ -271,38 +313,64 @@ def _launch(data: list[Path], model_name: str, settings: TrainSettings, init: Pa
                *settings.args(), "--events", str(folder / "events.jsonl")]
     if init is not None:
         command += ["--init", str(init)]
-    q = shlex.quote
-    wrapper = (f"{shlex.join(command)} >{q(str(folder / 'stdout.log'))} 2>{q(str(folder / 'stderr.log'))}; "
-               f"echo $? >{q(str(folder / 'exit_code'))}")
-    env = dict(os.environ, PYTHONUNBUFFERED="1", TF_CPP_MIN_LOG_LEVEL="3")
-    process = subprocess.Popen(["/bin/sh", "-c", wrapper], cwd=REPO, env=env, stdin=subprocess.DEVNULL,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    try:
-        created = psutil.Process(process.pid).create_time()
-    except psutil.Error:
-        created = None
     info = {"id": job_id, "name": model_name, "model_dir": str(model_dir), "data": [str(p) for p in data],
             "init": str(init) if init else None, "settings": settings.__dict__, "command": command,
             "planned": settings.planned_epochs(fine_tune=init is not None), "started": time.time(),
-            "process_started": created}
-    (folder / "job.json").write_text(json.dumps(info, indent=2) + "\n")
-    (folder / "pid").write_text(str(process.pid))
-    (workspace_dir("jobs") / "ACTIVE").write_text(job_id)
+            "pid": None, "process_started": None}
+    write_text_atomically(folder / "job.json", json.dumps(info, indent=2) + "\n")
+    write_text_atomically(workspace_dir("jobs") / "ACTIVE", job_id)
+    info.update(start_trainer(command, folder))
+    write_text_atomically(folder / "job.json", json.dumps(info, indent=2) + "\n")
     return Job(folder)
 
 
+def start_trainer(command: list[str], folder: Path) -> dict:
+    """Start `command` in its own session, output to `folder`/stdout.log and stderr.log; returns its
+    {"pid", "process_started"} (create time, seconds since the epoch)."""
+    import psutil
+
+    env = dict(os.environ, PYTHONUNBUFFERED="1", TF_CPP_MIN_LOG_LEVEL="3")
+    with open(folder / "stdout.log", "wb") as out, open(folder / "stderr.log", "wb") as err:
+        process = subprocess.Popen(command, cwd=REPO, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
+                                   start_new_session=True)
+    _CHILDREN[process.pid] = process
+    try:
+        created = psutil.Process(process.pid).create_time()
+    except psutil.Error:  # it has already ended
+        created = None
+    return {"pid": process.pid, "process_started": created}
+
+
+def write_text_atomically(path: Path, text: str) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_text(text)
+
+
 def cancel(job: Job, grace_s: float = 3.0) -> None:
-    """Stop a job: SIGTERM to its process group, SIGKILL after `grace_s`; removes its partial model."""
-    (job.folder / "cancelled").write_text(time.strftime("%Y-%m-%d %H:%M:%S"))
+    """Stop a job: SIGTERM to its process group, SIGKILL after `grace_s` to what is left of it;
+    returns once the group is gone (or after another `grace_s`), its partial model removed."""
+    write_text_atomically(job.folder / "cancelled", time.strftime("%Y-%m-%d %H:%M:%S"))
+    signalled = False
     for sig in (signal.SIGTERM, signal.SIGKILL):
-        if not job.is_alive():
+        # the group is signalled only while the trainer, checked by its create time, runs or just ran
+        if job.pid is None or not (job.is_alive() or (signalled and group_exists(job.pid))):
             break
         try:
             os.killpg(job.pid, sig)
         except (ProcessLookupError, PermissionError):
             break
+        signalled = True
         deadline = time.time() + grace_s
-        while time.time() < deadline and job.is_alive():
+        while time.time() < deadline and (job.is_alive() or group_exists(job.pid)):
             time.sleep(0.1)
     for partial in job.model_dir.parent.glob(f".{job.model_dir.name}.partial-*"):
         shutil.rmtree(partial, ignore_errors=True)
+
+
+def group_exists(pgid: int) -> bool:
+    """True while any process of process group `pgid` is left (a zombie not yet reaped included)."""
+    try:
+        os.killpg(pgid, 0)
+    except (ProcessLookupError, PermissionError):
+        return False
+    return True

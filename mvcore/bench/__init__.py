@@ -9,6 +9,7 @@
   or its measured valve events against those marked by eye (`mvcore bench real --events`).
 - `stress`: recipes trained on a small, short, low-resolution set (`mvcore bench stress`).
 - `click`: the real app in Chromium, click to overlay (`mvcore bench click`).
+- `load`: several Chromium sessions segmenting in the app at the same moment (`mvcore bench load`).
 - `machine`: the header each prints (CPU, cores, threads, library versions);
   `appserver`: the app on a local port for the browser benchmark and tests.
 """
@@ -58,6 +59,10 @@ def run(args) -> None:
         from .click import click_to_overlay
 
         click_to_overlay(args.runs, work)
+    elif args.what == "load":
+        from .load import load
+
+        load(args.sessions, work)
     else:
         from .speed import speed
 

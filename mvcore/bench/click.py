@@ -3,10 +3,13 @@
 Starts `streamlit run app.py` on a free local port with a scratch workspace, uploads a synthetic
 100-frame 600 x 800 MP4 on the Segment page, clicks Segment and times until the overlay video has
 a decoded frame and the per-frame chart is shown. Prints one line per run.
+
+`open_segment_page` and `overlay_shown` are the steps `mvcore bench load` and the browser tests share.
 """
 
 from __future__ import annotations
 
+import re
 import tempfile
 import time
 from pathlib import Path
@@ -14,22 +17,39 @@ from pathlib import Path
 from .appserver import CHROMIUM, CHROMIUM_ARGS, running_app
 from .speed import CLIP_FRAMES, synthetic_clip_file
 
+CLIP_CAPTION = re.compile(r"\d+ frames?, \d+ x \d+ pixels")
+OVERLAY_SHOWN = """() => {
+    const video = document.querySelector('video');
+    return Boolean(video && video.readyState >= 2 && document.querySelector('[data-testid="stPlotlyChart"]'));
+}"""
+
+
+def open_segment_page(page, url: str, clip: Path | None):
+    """Open the Segment page at `url` (the app's root), upload `clip` (None: keep the first bundled
+    sample) and wait until it is read and the model loaded; returns the Segment button."""
+    from playwright.sync_api import expect
+
+    page.goto(f"{url}/Segment_a_clip")
+    if clip is not None:
+        page.get_by_text("Upload", exact=True).click()
+        page.locator('input[type="file"]').set_input_files(str(clip))
+    expect(page.get_by_text(CLIP_CAPTION)).to_be_visible(timeout=60_000)
+    button = page.get_by_role("button", name="Segment", exact=True)
+    expect(button).to_be_enabled(timeout=60_000)  # the model loads when the page opens
+    return button
+
+
+def overlay_shown(page) -> bool:
+    """True once the overlay video has a decoded frame and the per-frame chart is shown."""
+    return bool(page.evaluate(OVERLAY_SHOWN))
+
 
 def time_one_click(page, url: str, clip: Path) -> float:
     """Seconds from clicking Segment to a playable overlay video and the chart."""
-    from playwright.sync_api import expect
-
-    page.goto(url)
-    page.get_by_text("Upload", exact=True).click()
-    page.locator('input[type="file"]').set_input_files(str(clip))
-    expect(page.get_by_text(f"{CLIP_FRAMES} frames")).to_be_visible(timeout=60_000)
-    button = page.get_by_role("button", name="Segment", exact=True)
-    expect(button).to_be_enabled(timeout=60_000)
+    button = open_segment_page(page, url, clip)
     started = time.perf_counter()
     button.click()
-    page.wait_for_function("() => { const v = document.querySelector('video'); return v && v.readyState >= 2; }",
-                           timeout=60_000)
-    expect(page.locator('[data-testid="stPlotlyChart"]')).to_be_visible(timeout=60_000)
+    page.wait_for_function(OVERLAY_SHOWN, timeout=60_000)
     return time.perf_counter() - started
 
 
@@ -44,7 +64,7 @@ def click_to_overlay(runs: int, work: Path) -> list[float]:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         for run in range(runs):
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            times.append(time_one_click(page, f"{url}/Segment_a_clip", clip))
+            times.append(time_one_click(page, url, clip))
             print(f"run {run + 1}: click -> overlay playing and chart shown in {times[-1]:.2f} s", flush=True)
             page.close()
         browser.close()

@@ -49,16 +49,17 @@ def seconds_per_call(fn, min_seconds: float = 3.0) -> float:
     return (time.perf_counter() - started) / calls
 
 
-def synthetic_clip_file(work: Path, frames: int) -> Path:
-    """A synthetic 600 x 800 echo clip of `frames` frames as an H.264 MP4 (made once, then reused)."""
+def synthetic_clip_file(work: Path, frames: int, seed: int = 7) -> Path:
+    """A synthetic 600 x 800 echo clip of `frames` frames as an H.264 MP4 (made once, then reused);
+    each `seed` gives another clip."""
     from ..synth import make_test_record
     from ..transforms import resize_stack
     from ..video import write_mp4
 
-    path = work / f"echo-600x800-{frames}.mp4"
+    path = work / f"echo-600x800-{frames}-seed{seed}.mp4"
     if not path.is_file():
         work.mkdir(parents=True, exist_ok=True)
-        record, _ = make_test_record(np.random.default_rng(7), scale=1.0)
+        record, _ = make_test_record(np.random.default_rng(seed), scale=1.0)
         video = resize_stack(record["video"], *CLIP_SHAPE)
         video = video[:, :, np.arange(frames) % video.shape[2]]
         write_mp4((np.repeat(video[:, :, t, None], 3, axis=2) for t in range(frames)), path, record["fps"])

@@ -1,4 +1,5 @@
-"""The whole flow in a real browser: upload a DICOM cine, segment it, watch, download the overlay.
+"""The whole flow in a real browser: upload a DICOM cine, segment it, watch, download the overlay;
+and two sessions segmenting the same sample at the same moment.
 
 Starts `streamlit run app.py` on a free localhost port (throw-away workspace) and drives Debian's
 Chromium headless with Playwright; uses the bundled model.
@@ -11,6 +12,7 @@ import pytest
 from playwright.sync_api import expect, sync_playwright
 from pydicom.data import get_testdata_file
 
+from mvcore.bench import load
 from mvcore.bench.appserver import CHROMIUM, CHROMIUM_ARGS, running_app
 from mvcore.data import read_video
 
@@ -54,6 +56,21 @@ def test_upload_dicom_segment_watch_and_download(server, tmp_path):
     overlay = read_video(saved)
     assert overlay.n_frames == 120
     assert overlay.fps == pytest.approx(30.0, abs=0.5)  # FrameTime 33.333 ms
+
+
+@pytest.mark.long
+def test_two_sessions_segmenting_the_same_sample_at_once_both_get_its_overlay(server):
+    """The same clip, so the same cached result files written by both at once (mvcore bench load, 2 sessions)."""
+    assert chromium_exists(), f"{CHROMIUM} is missing (make chromium)"
+    areas = load.reference_areas([load.first_sample()])
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            seconds = load.sessions_at_once(browser, server, [None, None], areas)
+        finally:
+            browser.close()
+    print(f"\ntwo sessions at once, click to overlay: {seconds[0]:.1f} s and {seconds[1]:.1f} s")
+    assert max(seconds) < 120, seconds  # generous: alone it takes seconds; the suite runs two workers beside it
 
 
 def chromium_exists() -> bool:

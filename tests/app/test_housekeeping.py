@@ -27,9 +27,9 @@ def running_job(data_file):
     folder = workspace_dir("jobs") / "20261129-120000-live"
     folder.mkdir()
     info = {"id": folder.name, "name": "live", "model_dir": str(workspace_dir("models") / "live"),
-            "data": [str(data_file)], "planned": {}, "process_started": psutil.Process().create_time()}
+            "data": [str(data_file)], "planned": {}, "started": time.time(), "pid": os.getpid(),
+            "process_started": psutil.Process().create_time()}
     (folder / "job.json").write_text(json.dumps(info))
-    (folder / "pid").write_text(str(os.getpid()))
     (workspace_dir("jobs") / "ACTIVE").write_text(folder.name)
     return folder
 

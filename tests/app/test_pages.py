@@ -3,13 +3,16 @@
 The pages run in-process against a throw-away workspace (MVCORE_WORKSPACE) and the bundled model.
 """
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from streamlit import config as st_config
 from streamlit.testing.v1 import AppTest
 
-from conftest import BAD_UPLOADS, REPO, SAMPLES, small_video_bytes
+from conftest import BAD_UPLOADS, REPO, SAMPLES, small_video_bytes, wait_for
 from mvcore.app import jobs
 from mvcore.data import load_aml
 from mvcore.export import read_submission_csv
@@ -188,6 +191,31 @@ def test_train_page_starts_refuses_second_and_cancels(ws):
     button(at, "Cancel training").click().run()
     assert metrics(at)["Status"] == "cancelled"
     assert jobs.active_job() is None and not (ws / "models" / "from-the-page").exists()
+
+
+START_IN_ANOTHER_SERVER = """
+import sys
+from pathlib import Path
+from mvcore.app import jobs
+print(jobs.start_training([Path(sys.argv[1])], "survivor", jobs.TrainSettings(fast=True, epochs_stage2=40)).id)
+"""
+
+
+@pytest.mark.long
+def test_train_page_finds_a_job_started_before_a_server_restart(ws, train_pickle):
+    """A server starts a job and goes away; a new server finds it from the workspace, follows and cancels it."""
+    started = subprocess.run([sys.executable, "-c", START_IN_ANOTHER_SERVER, str(train_pickle)], check=True,
+                             capture_output=True, text=True, env=dict(os.environ, MVCORE_WORKSPACE=str(ws)))
+    job = jobs.Job(ws / "jobs" / started.stdout.strip())
+    assert job.pid not in jobs._CHILDREN and os.getsid(job.pid) == job.pid  # not ours: the old server's
+    wait_for(lambda: job.progress().done_epochs >= 1 or not job.is_alive(), 180, "the job's first epoch")
+    at = open_page("train")
+    shown = metrics(at)
+    assert shown["Status"] == "running", job.error()
+    assert at.subheader[0].value == "Job: survivor" and int(shown["Epochs"].split(" / ")[0]) >= 1
+    button(at, "Cancel training").click().run()
+    assert metrics(at)["Status"] == "cancelled" and not job.is_alive()
+    assert not jobs.group_exists(job.pid)  # the whole process group is gone
 
 
 def test_train_page_refuses_unlabelled_data(ws):
