@@ -39,6 +39,7 @@ class TrainConfig:
     scanner_aug: bool = True           # crops also rotated, blurred, lowered in resolution and contrast (scanners differ)
     ema: bool = False                  # keep the moving average of the weights (last ~100 steps) after each stage
     pseudo_frames: int = 0             # unlabelled frames per expert clip labelled by the stage-1 model for stage 2
+    rehearsal: bool = True             # fine-tuning (init) also draws the bundled synthetic set's frames (mvcore.train)
     threshold: float | None = None     # None: chosen on the validation videos
     val_fraction: float = 0.15
     seed: int = 0

@@ -4,6 +4,8 @@
 - `ideas`: `TrainConfig` variants trained side by side and scored alike (`mvcore bench ideas`).
 - `speed`: parameters, GFLOPs, training step, frames/s and memory (`mvcore bench speed`).
 - `real`: a model on the hand-labelled real echo frames of tests/data/real (`mvcore bench real`).
+- `corrections`: a few of those frames corrected, a fine-tuning on them, the others scored
+  (`mvcore bench corrections`).
 - `stress`: recipes trained on a small, short, low-resolution set (`mvcore bench stress`).
 - `click`: the real app in Chromium, click to overlay (`mvcore bench click`).
 - `machine`: the header each prints (CPU, cores, threads, library versions);
@@ -43,6 +45,11 @@ def run(args) -> None:
         from .real import run_real
 
         run_real(args.model)
+    elif args.what == "corrections":
+        from .corrections import CORRECTIONS_HEADER, corrections
+
+        print(CORRECTIONS_HEADER, flush=True)
+        corrections(args.counts, args.runs, args.model, work)
     elif args.what == "click":
         from .click import click_to_overlay
 
