@@ -21,6 +21,7 @@ from .transforms import box_bounds
 ADD_COLOUR = "#ff0000"    # a stroke in this colour paints valve
 ERASE_COLOUR = "#00bfff"  # a stroke in this colour erases it
 FINE_TUNE_EPOCHS = 4      # stage-2 epochs of a fine-tuning on corrections: about a minute on 2 cores
+FINE_TUNE_LR = 1e-3       # its learning rate: above stage 2's 3e-4, which moved the model less (BENCHMARKS.md)
 
 
 @dataclass(frozen=True)

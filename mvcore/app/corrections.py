@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import weakref
 from pathlib import Path
 
 import cv2
@@ -21,20 +22,30 @@ import numpy as np
 from mvcore.app import jobs
 from mvcore.app.storage import workspace_dir
 from mvcore.clip import Clip
-from mvcore.corrections import FINE_TUNE_EPOCHS, corrected_clip, write_train_pickle
+from mvcore.corrections import FINE_TUNE_EPOCHS, FINE_TUNE_LR, corrected_clip, write_train_pickle
 from mvcore.errors import InputError
 from mvcore.files import atomic_path
 from mvcore.metrics import frame_iou
 
 FRAME_FILE = re.compile(r"frame_(\d+)\.png")
-FINE_TUNE = jobs.TrainSettings(epochs_stage2=FINE_TUNE_EPOCHS)
+FINE_TUNE = jobs.TrainSettings(epochs_stage2=FINE_TUNE_EPOCHS, lr_stage2=FINE_TUNE_LR)
+_KEYS: dict[int, tuple[weakref.ref, str]] = {}  # id(video) -> (the video, its clip_key)
 
 
 def clip_key(clip: Clip) -> str:
-    """16 hex digits naming the clip's content (its frames' shape and pixels), not its file."""
+    """16 hex digits naming the clip's content (its frames' shape and pixels), not its file.
+
+    Remembered per video array (a page asks several times per run; nothing changes a loaded clip's pixels).
+    """
+    known = _KEYS.get(id(clip.video))
+    if known is not None and known[0]() is clip.video:
+        return known[1]
     digest = hashlib.sha256(repr(clip.video.shape).encode())
     digest.update(np.ascontiguousarray(clip.video).data)
-    return digest.hexdigest()[:16]
+    for gone in [k for k, (video, _) in _KEYS.items() if video() is None]:
+        del _KEYS[gone]
+    _KEYS[id(clip.video)] = (weakref.ref(clip.video), digest.hexdigest()[:16])
+    return _KEYS[id(clip.video)][1]
 
 
 def corrections_dir(clip: Clip) -> Path:

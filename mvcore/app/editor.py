@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import streamlit as st
+from streamlit_drawable_canvas import st_canvas
 
 from mvcore.app import corrections, jobs, outputs, storage
 from mvcore.app.widgets import segmenter_for
@@ -50,8 +51,6 @@ def mask_editor(clip, result, t: int) -> None:
     focus = start if start.any() else result.mask.any(axis=2)
     view = View.around(focus, CANVAS_PX) if zoomed else View.around(np.ones_like(focus), CANVAS_PX)
     background = view.cut(start_image(clip, start, t))
-    from streamlit_drawable_canvas import st_canvas
-
     left, right = st.columns(2, gap="medium")
     with left:
         canvas = st_canvas(stroke_width=max(1, int(round(brush * view.zoom))),
@@ -139,7 +138,7 @@ def clip_job(clip) -> jobs.Job | None:
 
 def follow_job(clip, job_id: str) -> None:
     """Progress and cancel while the job runs; the clip before and after once it is done."""
-    job = jobs.Job(jobs.workspace_dir("jobs") / job_id)
+    job = jobs.Job(storage.workspace_dir("jobs") / job_id)
     status, progress = job.status(), job.progress()
     if status == "running":
         st.progress(progress.fraction, text=f"Fine-tuning '{job.name}': epoch {progress.done_epochs} of "

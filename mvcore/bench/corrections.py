@@ -3,8 +3,8 @@
 On the 480 x 640 SonoSite cine of `bench real` (16 frames marked by hand): for each count of
 corrected frames (1, 3, 5) and each draw of which frames (seeded), the marks of those frames become
 the corrections (`mvcore.corrections.corrected_clip`), the starting model is fine-tuned on them as
-the app does (`mvcore train --init`, FINE_TUNE_EPOCHS of stage 2, the bundled synthetic set mixed
-in), and both models are scored on the other marked frames.
+the app does (`mvcore train --init`, FINE_TUNE_EPOCHS of stage 2 at FINE_TUNE_LR, the bundled
+synthetic set mixed in), and both models are scored on the other marked frames.
 """
 
 from __future__ import annotations
@@ -26,14 +26,14 @@ def mean_iou(scores, frames) -> float:
 def fine_tune_on(clip, chosen: list[int], start: Path | None, out: Path) -> float:
     """Fine-tune `start` (bundled if None) on the marks of `chosen` frames of `clip` into `out`; seconds taken."""
     from ..config import TrainConfig
-    from ..corrections import FINE_TUNE_EPOCHS, corrected_clip
+    from ..corrections import FINE_TUNE_EPOCHS, FINE_TUNE_LR, corrected_clip
     from ..predict import BUNDLED_MODEL
     from ..train import train
 
     started = time.time()
     corrected = corrected_clip(clip, {t: clip.label[:, :, t] for t in chosen})
-    train([corrected], out, TrainConfig.preset_config("default", epochs_stage2=FINE_TUNE_EPOCHS),
-          init_dir=start or BUNDLED_MODEL)
+    config = TrainConfig.preset_config("default", epochs_stage2=FINE_TUNE_EPOCHS, lr_stage2=FINE_TUNE_LR)
+    train([corrected], out, config, init_dir=start or BUNDLED_MODEL)
     return time.time() - started
 
 
