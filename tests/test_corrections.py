@@ -80,19 +80,22 @@ def test_corrected_frames_make_an_aml_train_record(tmp_path):
 
 
 @pytest.mark.long
-def test_fine_tuning_on_an_exported_pickle_moves_the_model_towards_the_corrections(fast_model, tmp_path):
-    """3 hand-marked frames of the real cine as corrections: the tiny model's IoU on them rises."""
+def test_fine_tuning_on_an_exported_pickle_moves_the_model_towards_the_corrections(bundled_model, tmp_path):
+    """3 hand-marked frames of the real cine, where the bundled model is poor (IoU 0.04), as corrections:
+    the exported train.pkl loads, a short fine-tuning on it trains, and the IoU on those frames rises
+    (to 0.22 on the development machine)."""
     real = real_clips()[0]
-    chosen = real.frames[4:7]
-    corrections = corrected_clip(real, {t: real.label[:, :, t] for t in chosen})
-    path = write_train_pickle([corrections], tmp_path / "train.pkl")
+    chosen = [56, 72, 88]
+    path = write_train_pickle([corrected_clip(real, {t: real.label[:, :, t] for t in chosen})], tmp_path / "train.pkl")
+    [loaded] = load_aml(path)
+    assert loaded.frames == chosen and np.array_equal(loaded.label, real.label * np.isin(range(120), chosen))
 
     def iou(model_dir) -> float:
         segmenter = Segmenter.load(model_dir)
-        probs = segmenter.probabilities_at(real, chosen) > segmenter.threshold
-        return float(np.mean([frame_iou(real.label[:, :, t], probs[:, :, i]) for i, t in enumerate(chosen)]))
+        masks = segmenter.probabilities_at(real, chosen) > segmenter.threshold
+        return float(np.mean([frame_iou(real.label[:, :, t], masks[:, :, i]) for i, t in enumerate(chosen)]))
 
-    assert main(["train", str(path), "--init", str(fast_model), "--out", str(tmp_path / "tuned"), "--fast",
+    assert main(["train", str(path), "--init", str(bundled_model), "--out", str(tmp_path / "tuned"), "--fast",
                  "--epochs-stage2", "6", "--lr-stage2", "0.003"]) == 0
-    before, after = iou(fast_model), iou(tmp_path / "tuned")
-    assert after > before + 0.05, (before, after)
+    before, after = iou(bundled_model), iou(tmp_path / "tuned")
+    assert after > before + 0.1, (before, after)

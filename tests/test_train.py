@@ -18,7 +18,8 @@ from mvcore.model import create_model
 from mvcore.predict import Segmenter
 from mvcore.quality import fixed_box_iou
 from mvcore.fit import learning_rate
-from mvcore.train import choose_threshold, pseudo_label_examples, split_by_video, train
+from mvcore.batches import Example, collect_examples
+from mvcore.train import REHEARSAL_SET, choose_threshold, pseudo_label_examples, split_by_video, train, with_rehearsal
 from mvcore.transforms import Roi, box_bounds
 
 
@@ -117,6 +118,18 @@ def test_fine_tuning_without_validation_keeps_the_starting_models_threshold(tiny
     assert any("not checked on clips it did not train on" in w for w in tuned["quality"]["warnings"])
     with open(tmp_path / "tuned" / "history.csv") as f:   # no validation figures rather than a training example's
         assert all(row["val_iou"] == "nan" and row["val_loss"] == "nan" for row in csv.DictReader(f))
+
+
+@pytest.mark.parametrize("n_own, expected_own", [(1, 15), (3, 15), (4, 16), (20, 20)])
+def test_fine_tuning_mixes_the_bundled_set_with_the_users_frames_at_least_half(n_own, expected_own):
+    bundled = collect_examples(load_aml(REHEARSAL_SET), (0,))
+    assert len(bundled) == 15  # samples/train_small.pkl: 5 clips of 3 labelled frames
+    own = [Example(np.zeros((8, 8, 1), np.uint8), np.zeros((8, 8), bool), (0, 0, 8, 8), False, f"mine{i}")
+           for i in range(n_own)]
+    mixed = with_rehearsal(own, (0,))
+    mine = [e for e in mixed if e.clip.startswith("mine")]
+    assert len(mine) == expected_own and len(mixed) == expected_own + len(bundled)
+    assert {e.clip for e in mine} == {e.clip for e in own} and all(e.expert for e in mixed)  # stage 2 draws them
 
 
 def test_training_records_its_quality_check(fast_model):
