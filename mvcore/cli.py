@@ -224,7 +224,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--labels", required=True, type=Path, help="test_labels.pkl or a train.pkl")
     p.set_defaults(run=cmd_evaluate)
 
-    p = sub.add_parser("bench", help="benchmarks that print figures: accuracy, speed, ideas, stress, real, corrections, click")
+    p = sub.add_parser("bench", help="benchmarks that print figures: accuracy, speed, ideas, stress, real, "
+                                     "corrections, click")
     p.add_argument("what", choices=["accuracy", "speed", "ideas", "stress", "real", "corrections", "click"])
     p.add_argument("variants", nargs="*",
                    help="ideas, stress: NAME=PRESET[:FIELD=VALUE,...], e.g. wide=default:base_filters=24")
@@ -239,6 +240,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--counts", type=at_least_one, nargs="+", default=[1, 3, 5],
                    help="corrections: how many frames are corrected (--runs draws of each)")
     p.add_argument("--quick", action="store_true", help="speed: the default model alone")
+    p.add_argument("--fine-tune", action="store_true",
+                   help="click: time a fine-tuning on a corrected frame of the real cine to its before and after")
     p.set_defaults(run=cmd_bench)
     return parser
 

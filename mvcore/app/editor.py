@@ -20,7 +20,7 @@ from mvcore.corrections import ADD_COLOUR, ERASE_COLOUR, View, apply_strokes
 from mvcore.errors import InputError
 from mvcore.files import sanitise_name
 
-CANVAS_PX = 560  # side of the editor's square on screen
+CANVAS_PX = 512  # side of the editor's square on screen (fits 3/5 of a 1400-pixel-wide window)
 
 
 def corrections_section(clip, result, model, frame: int) -> None:
@@ -51,7 +51,7 @@ def mask_editor(clip, result, t: int) -> None:
     focus = start if start.any() else result.mask.any(axis=2)
     view = View.around(focus, CANVAS_PX) if zoomed else View.around(np.ones_like(focus), CANVAS_PX)
     background = view.cut(start_image(clip, start, t))
-    left, right = st.columns(2, gap="medium")
+    left, right = st.columns([3, 2], gap="medium")
     with left:
         canvas = st_canvas(stroke_width=max(1, int(round(brush * view.zoom))),
                            stroke_color=ADD_COLOUR if tool == "Paint valve" else ERASE_COLOUR,
@@ -61,7 +61,7 @@ def mask_editor(clip, result, t: int) -> None:
     strokes = (canvas.json_data or {}).get("objects", [])
     corrected = apply_strokes(start, strokes, view)
     with right:
-        st.image(view.cut(start_image(clip, corrected, t)), width=background.shape[1],
+        st.image(view.cut(start_image(clip, corrected, t)), width="stretch",
                  caption=f"The label to save: {int(corrected.sum())} px")
     b = st.columns(3)
     if b[0].button("Save as label", type="primary", icon=":material/save:"):

@@ -7,7 +7,8 @@
 - `corrections`: a few of those frames corrected, a fine-tuning on them, the others scored
   (`mvcore bench corrections`).
 - `stress`: recipes trained on a small, short, low-resolution set (`mvcore bench stress`).
-- `click`: the real app in Chromium, click to overlay (`mvcore bench click`).
+- `click`: the real app in Chromium, click to overlay (`mvcore bench click`), or click
+  "Fine-tune on my corrections" to the clip before and after (`--fine-tune`).
 - `machine`: the header each prints (CPU, cores, threads, library versions);
   `appserver`: the app on a local port for the browser benchmark and tests.
 """
@@ -50,6 +51,10 @@ def run(args) -> None:
 
         print(CORRECTIONS_HEADER, flush=True)
         corrections(args.counts, args.runs, args.model, work)
+    elif args.what == "click" and args.fine_tune:
+        from .click import click_to_fine_tuned
+
+        click_to_fine_tuned(work)
     elif args.what == "click":
         from .click import click_to_overlay
 

@@ -14,6 +14,7 @@ from playwright.sync_api import expect, sync_playwright
 from pydicom.data import get_testdata_file
 
 from mvcore.bench.appserver import CHROMIUM, CHROMIUM_ARGS, running_app
+from mvcore.bench.click import paint_stroke
 from conftest import SAMPLES
 from mvcore.data import load_inputs, read_video
 from mvcore.predict import Segmenter
@@ -77,16 +78,10 @@ def test_paint_a_stroke_in_the_editor_and_save_it_as_a_label(server, tmp_path):
             page.get_by_role("button", name="Correct this frame").click(timeout=60_000)
             canvas = page.locator("canvas").last
             expect(page.get_by_title("Undo")).to_be_visible(timeout=30_000)  # the editor's toolbar: mounted
-            canvas.scroll_into_view_if_needed()  # the mouse draws only on what is on screen
             preview = page.get_by_text("The label to save")
             expect(preview).to_be_visible(timeout=30_000)
             unpainted = preview.inner_text()
-            box = canvas.bounding_box()
-            page.mouse.move(box["x"] + 40, box["y"] + 40)
-            page.mouse.down()
-            for step in range(1, 11):  # a diagonal stroke across the view's top-left quarter
-                page.mouse.move(box["x"] + 40 + 20 * step, box["y"] + 40 + 15 * step)
-            page.mouse.up()
+            paint_stroke(page, canvas)
             expect(preview).not_to_have_text(unpainted, timeout=20_000)  # the stroke reached the server
             page.get_by_role("button", name="Save as label").click()
             expect(page.get_by_text("Corrected frames (1)")).to_be_visible(timeout=30_000)
