@@ -48,9 +48,14 @@ def clip_key(clip: Clip) -> str:
     return _KEYS[id(clip.video)][1]
 
 
+def clip_folder(clip: Clip) -> Path:
+    """workspace/corrections/KEY of `clip`, which may not exist yet."""
+    return workspace_dir("corrections") / clip_key(clip)
+
+
 def corrections_dir(clip: Clip) -> Path:
     """workspace/corrections/KEY of `clip` (created, with its clip.json)."""
-    folder = workspace_dir("corrections") / clip_key(clip)
+    folder = clip_folder(clip)
     folder.mkdir(parents=True, exist_ok=True)
     if not (folder / "clip.json").is_file():
         (folder / "clip.json").write_text(json.dumps({"name": clip.name, "shape": list(clip.shape)}) + "\n")
@@ -72,14 +77,14 @@ def save_correction(clip: Clip, t: int, mask: np.ndarray) -> Path:
 
 def corrected_frames(clip: Clip) -> list[int]:
     """The frames of `clip` with a stored correction, in order."""
-    folder = workspace_dir("corrections") / clip_key(clip)
+    folder = clip_folder(clip)
     found = (FRAME_FILE.fullmatch(p.name) for p in folder.glob("frame_*.png")) if folder.is_dir() else ()
     return sorted(int(m.group(1)) for m in found if m)
 
 
 def load_corrections(clip: Clip) -> dict[int, np.ndarray]:
     """Frame index -> corrected mask bool (H, W) of every stored correction of `clip`."""
-    folder = corrections_dir(clip)
+    folder = clip_folder(clip)
     masks = {}
     for t in corrected_frames(clip):
         image = cv2.imread(str(folder / f"frame_{t:04d}.png"), cv2.IMREAD_GRAYSCALE)
@@ -90,7 +95,7 @@ def load_corrections(clip: Clip) -> dict[int, np.ndarray]:
 
 def delete_correction(clip: Clip, t: int) -> None:
     """Forget the correction of frame `t` (nothing happens when there is none)."""
-    (workspace_dir("corrections") / clip_key(clip) / f"frame_{t:04d}.png").unlink(missing_ok=True)
+    (clip_folder(clip) / f"frame_{t:04d}.png").unlink(missing_ok=True)
 
 
 def export_train_pickle(clip: Clip) -> Path:

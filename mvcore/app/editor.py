@@ -132,7 +132,7 @@ def fine_tune_controls(clip, model) -> None:
 def clip_job(clip) -> jobs.Job | None:
     """The latest training job, when it fine-tunes on this clip's corrections."""
     job = jobs.latest_job()
-    pickle = str(corrections.corrections_dir(clip) / "train.pkl")
+    pickle = str(corrections.clip_folder(clip) / "train.pkl")
     return job if job is not None and job.info.get("data") == [pickle] else None
 
 
@@ -168,18 +168,24 @@ def before_after(clip, job: jobs.Job) -> None:
     masks = {}
     for column, info in zip(st.columns(2), pair):
         segmented = segmented_with(clip, info)
+        if segmented is None:
+            return
         masks[info.name] = segmented.result.mask
         column.markdown(f"**{info.name}**")
-        column.video(str(segmented.files("fill").mp4), loop=True, autoplay=True, muted=True)
+        column.video(str(segmented.files("fill").mp4), loop=True, autoplay=True, muted=True,
+                     key=f"tune_video_{info.name}")  # the starting model's overlay is the page's own video
     st.dataframe(corrections.iou_rows(clip, masks), hide_index=True)
 
 
-def segmented_with(clip, info) -> outputs.ClipOutputs:
-    """`clip` segmented by ModelInfo `info` (kept in the session)."""
+def segmented_with(clip, info) -> outputs.ClipOutputs | None:
+    """`clip` segmented by ModelInfo `info` (kept in the session); None, with the error shown, when
+    the model cannot be loaded."""
     cache = st.session_state.setdefault("tune_results", {})
     key = (corrections.clip_key(clip), str(info.path), info.version)
     if key not in cache:
         segmenter = segmenter_for(info)
+        if segmenter is None:
+            return None
         with st.spinner(f"Segmenting with {info.name}..."):
             cache[key] = outputs.ClipOutputs(clip, segmenter.segment(clip), storage.results_dir(*key))
     return cache[key]
