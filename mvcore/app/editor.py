@@ -19,6 +19,7 @@ from mvcore.app.widgets import segmenter_for
 from mvcore.corrections import ADD_COLOUR, ERASE_COLOUR, View, apply_strokes
 from mvcore.errors import InputError
 from mvcore.files import sanitise_name
+from mvcore.video import side_by_side_frames, write_mp4
 
 CANVAS_PX = 512  # side of the editor's square on screen (fits 3/5 of a 1400-pixel-wide window)
 
@@ -165,15 +166,16 @@ def before_after(clip, job: jobs.Job) -> None:
     if None in pair:
         return
     st.success(f"Model '{job.name}' is ready and in the model list; here is the clip before and after.")
-    masks = {}
-    for column, info in zip(st.columns(2), pair):
-        segmented = segmented_with(clip, info)
-        if segmented is None:
-            return
-        masks[info.name] = segmented.result.mask
-        column.markdown(f"**{info.name}**")
-        column.video(str(segmented.files("fill").mp4), loop=True, autoplay=True, muted=True,
-                     key=f"tune_video_{info.name}")  # the starting model's overlay is the page's own video
+    segmented = [segmented_with(clip, info) for info in pair]
+    if None in segmented:
+        return
+    masks = {info.name: s.result.mask for info, s in zip(pair, segmented)}
+    path = segmented[1].folder / f"before_after_{corrections.clip_key(clip)}.mp4"
+    if not path.is_file():
+        with st.spinner("Writing the side-by-side video..."):
+            write_mp4(side_by_side_frames(clip.video, *masks.values()), path, clip.fps)
+    st.markdown(f"**Left: {pair[0].name}; right: {pair[1].name}**")
+    st.video(str(path), loop=True, autoplay=True, muted=True)
     st.dataframe(corrections.iou_rows(clip, masks), hide_index=True)
 
 
