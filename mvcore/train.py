@@ -313,16 +313,17 @@ def fine_tune_on_experts(run: Run, model, locator, examples: list[Example], val_
 
 
 def with_rehearsal(examples: list[Example], offsets: tuple[int, ...]) -> list[Example]:
-    """`examples` (the user's frames) repeated to make at least half of the list, then the bundled
-    synthetic training set's annotated frames (REHEARSAL_SET), all counted as expert frames so that
-    stage 2 draws them: fine-tuning on a few corrected frames then keeps what the model knew."""
+    """The expert `examples` (the user's frames; stage 2 draws no others) repeated to make at least
+    half of the list, then the bundled synthetic training set's annotated frames (REHEARSAL_SET),
+    counted as expert frames so that stage 2 draws them: fine-tuning on a few corrected frames then
+    keeps what the model knew. Without expert examples, `examples` as they are (stage 2 is skipped)."""
     from .data import load_aml
 
-    rehearsal = [dataclasses.replace(e, expert=True)
-                 for e in collect_examples(load_aml(REHEARSAL_SET), offsets)]
-    own = [dataclasses.replace(e, expert=True) for e in examples]
-    repeats = max(1, -(-len(rehearsal) // max(len(own), 1)))
-    return own * repeats + rehearsal
+    own = [e for e in examples if e.expert]
+    if not own:
+        return examples
+    rehearsal = [dataclasses.replace(e, expert=True) for e in collect_examples(load_aml(REHEARSAL_SET), offsets)]
+    return own * max(1, -(-len(rehearsal) // len(own))) + rehearsal
 
 
 def final_threshold(run: Run) -> float:

@@ -120,16 +120,19 @@ def test_fine_tuning_without_validation_keeps_the_starting_models_threshold(tiny
         assert all(row["val_iou"] == "nan" and row["val_loss"] == "nan" for row in csv.DictReader(f))
 
 
-@pytest.mark.parametrize("n_own, expected_own", [(1, 15), (3, 15), (4, 16), (20, 20)])
-def test_fine_tuning_mixes_the_bundled_set_with_the_users_frames_at_least_half(n_own, expected_own):
+@pytest.mark.parametrize("n_own, n_amateur, expected_own", [(1, 0, 15), (3, 2, 15), (4, 0, 16), (20, 1, 20), (0, 3, 0)])
+def test_fine_tuning_mixes_the_bundled_set_with_the_users_frames_at_least_half(n_own, n_amateur, expected_own):
     bundled = collect_examples(load_aml(REHEARSAL_SET), (0,))
     assert len(bundled) == 15  # samples/train_small.pkl: 5 clips of 3 labelled frames
-    own = [Example(np.zeros((8, 8, 1), np.uint8), np.zeros((8, 8), bool), (0, 0, 8, 8), False, f"mine{i}")
-           for i in range(n_own)]
+    own = [Example(np.zeros((8, 8, 1), np.uint8), np.zeros((8, 8), bool), (0, 0, 8, 8), i < n_own, f"mine{i}")
+           for i in range(n_own + n_amateur)]
     mixed = with_rehearsal(own, (0,))
+    if not n_own:  # no expert frames: stage 2 is skipped as before, nothing to mix into
+        assert mixed == own
+        return
     mine = [e for e in mixed if e.clip.startswith("mine")]
     assert len(mine) == expected_own and len(mixed) == expected_own + len(bundled)
-    assert {e.clip for e in mine} == {e.clip for e in own} and all(e.expert for e in mixed)  # stage 2 draws them
+    assert {e.clip for e in mine} == {e.clip for e in own if e.expert} and all(e.expert for e in mixed)
 
 
 def test_training_records_its_quality_check(fast_model):
