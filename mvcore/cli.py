@@ -49,7 +49,7 @@ def cmd_train(args) -> None:
     config = TrainConfig.preset_config(
         args.preset, fast=args.fast, epochs_stage1=args.epochs_stage1, epochs_stage2=args.epochs_stage2,
         crop_size=args.image_size, batch_size=args.batch_size, seed=args.seed, lr_stage1=args.lr_stage1,
-        lr_stage2=args.lr_stage2)
+        lr_stage2=args.lr_stage2, rehearsal=False if args.no_rehearsal else None)
     clips = [clip for path in args.train for clip in load_aml(path)]
     on_event = print_event if not args.events else EventLog(args.events).with_echo(print_event)
     metrics = train(clips, Path(args.out), config, on_event=on_event, init_dir=args.init)
@@ -234,7 +234,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lr-stage1", type=float)
     p.add_argument("--lr-stage2", type=float)
     p.add_argument("--seed", type=int)
-    p.add_argument("--init", type=Path, help="fine-tune this model folder instead of starting from scratch")
+    p.add_argument("--init", type=Path, help="fine-tune this model folder instead of starting from scratch "
+                                             "(stage 2 only, the bundled synthetic set's frames mixed in)")
+    p.add_argument("--no-rehearsal", action="store_true",
+                   help="with --init: train on the given pickles alone, without the bundled synthetic set")
     p.add_argument("--fast", action="store_true", help="a tiny run (seconds), for tests")
     p.add_argument("--events", type=Path, help="also append every progress event as a JSON line to this file")
     p.set_defaults(run=cmd_train)
@@ -263,8 +266,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=cmd_evaluate)
 
     p = sub.add_parser("bench", help="benchmarks that print figures: accuracy, speed, ideas, stress, measure, real, "
-                                     "click, load")
-    p.add_argument("what", choices=["accuracy", "speed", "ideas", "stress", "measure", "real", "click", "load"])
+                                     "corrections, click, load")
+    p.add_argument("what", choices=["accuracy", "speed", "ideas", "stress", "measure", "real", "corrections", "click",
+                                    "load"])
     p.add_argument("variants", nargs="*",
                    help="ideas, stress: NAME=PRESET[:FIELD=VALUE,...], e.g. wide=default:base_filters=24")
     p.add_argument("--seeds", type=int, nargs="+", default=[1, 2])
@@ -273,11 +277,16 @@ def build_parser() -> argparse.ArgumentParser:
                    help="trainings per recipe and set (training seeds 0, 1, ...)")
     p.add_argument("--jobs", type=at_least_one, default=1, help="ideas: variants trained at the same time")
     p.add_argument("--work", type=Path, default=Path("bench-work"), help="folder for generated data and models")
-    p.add_argument("--model", type=Path, help="real, measure: the model folder to score (default: the bundled model)")
+    p.add_argument("--model", type=Path, help="real, measure: the model folder to score, corrections: to fine-tune "
+                                              "(default: the bundled model)")
     p.add_argument("--events", action="store_true",
                    help="real: the valve's openings and closings measured against those marked by eye")
     p.add_argument("--n-test", type=at_least_one, default=10, help="measure: test clips per generated set")
+    p.add_argument("--counts", type=at_least_one, nargs="+", default=[1, 3, 5],
+                   help="corrections: how many frames are corrected (--runs draws of each)")
     p.add_argument("--quick", action="store_true", help="speed: the default model alone")
+    p.add_argument("--fine-tune", action="store_true",
+                   help="click: time a fine-tuning on a corrected frame of the real cine to its before and after")
     p.add_argument("--sessions", type=at_least_one, default=4, help="load: browser sessions segmenting at once")
     p.set_defaults(run=cmd_bench)
     return parser

@@ -35,9 +35,11 @@ from .model import create_model, freeze_encoder_levels
 from .model_dir import write_model_dir
 from .predict import Segmenter
 from .quality import HIT_SHARE, MIN_HIT_RATE, assess, fixed_box_iou, share_inside
+from .synth.samples import SAMPLES_DIR
 from .transforms import paste_stack
 
 ARCHITECTURE = ("crop_size", "base_filters", "depth", "offsets", "margin", "whole_frame", "locator_size")
+REHEARSAL_SET = SAMPLES_DIR / "train_small.pkl"  # mixed into every fine-tuning (TrainConfig.rehearsal)
 THRESHOLDS = np.round(np.arange(0.2, 0.96, 0.05), 2)
 
 
@@ -193,6 +195,8 @@ def train(clips: list[Clip], out_dir: Path, config: TrainConfig,
     run = start_run(labelled, config, on_event)
     model, locator = starting_networks(run, init_dir)  # the locator is trained here, when there is one to train
     examples = collect_examples(run.train_clips, run.config.offsets)
+    if init_dir and run.config.rehearsal:
+        examples = with_rehearsal(examples, run.config.offsets)
     val_batches = validation_batches(run)
     if run.config.epochs_stage1 and not init_dir:
         fit_segmenter(run, model, locator, "stage1", examples, val_batches)
@@ -321,6 +325,20 @@ def fine_tune_on_experts(run: Run, model, locator, examples: list[Example], val_
                                          [c for c in run.train_clips if c.dataset == "expert"], config.pseudo_frames)
     freeze_encoder_levels(model, config.freeze_levels)
     fit_segmenter(run, model, locator, "stage2", experts, val_batches)
+
+
+def with_rehearsal(examples: list[Example], offsets: tuple[int, ...]) -> list[Example]:
+    """The expert `examples` (the user's frames; stage 2 draws no others) repeated to make at least
+    half of the list, then the bundled synthetic training set's annotated frames (REHEARSAL_SET),
+    counted as expert frames so that stage 2 draws them: fine-tuning on a few corrected frames then
+    keeps what the model knew. Without expert examples, `examples` as they are (stage 2 is skipped)."""
+    from .data import load_aml
+
+    own = [e for e in examples if e.expert]
+    if not own:
+        return examples
+    rehearsal = [dataclasses.replace(e, expert=True) for e in collect_examples(load_aml(REHEARSAL_SET), offsets)]
+    return own * max(1, -(-len(rehearsal) // len(own))) + rehearsal
 
 
 def final_threshold(run: Run) -> float:

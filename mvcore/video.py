@@ -108,6 +108,15 @@ def mask_contours(mask: np.ndarray) -> list[np.ndarray]:
     return list(contours)
 
 
+def side_by_side_frames(video: np.ndarray, left: np.ndarray, right: np.ndarray, style: str = "fill"):
+    """uint8 RGB frames (H, 2 W, 3), one at a time: each frame of `video` uint8 (H, W, T) twice, with
+    the masks `left` and `right` bool (H, W, T) drawn on its two copies (a model before and after)."""
+    for t in range(video.shape[2]):
+        frame = video[:, :, t:t + 1]
+        yield np.concatenate([overlay_frames(frame, left[:, :, t:t + 1], style)[0],
+                              overlay_frames(frame, right[:, :, t:t + 1], style)[0]], axis=1)
+
+
 def write_mp4(frames, path, fps: float) -> Path:
     """Encode frames as an H.264 MP4 (libx264, yuv420p, faststart) that browsers play.
 

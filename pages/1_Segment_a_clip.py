@@ -5,6 +5,7 @@ import time
 import streamlit as st
 
 from mvcore.app import charts, housekeeping, outputs, storage
+from mvcore.app.editor import corrections_section
 from mvcore.app.widgets import measurement_panel, pick_data, pick_model, segmenter_for, setup_page
 from mvcore.errors import InputError
 
@@ -137,3 +138,6 @@ if source.lower().endswith((".pkl", ".pickle", ".pkl.gz", ".pickle.gz")) and pic
         else:
             st.download_button("Submission CSV", st.session_state["seg_submission"][1], "submission.csv",
                                "text/csv", on_click="ignore", key="dl_submission")
+
+st.divider()
+corrections_section(clip, result, model, st.session_state.get(f"seg_frame_{clip.name}", 0))

@@ -95,6 +95,7 @@ def test_bench_ideas_trains_and_scores_each_variant_side_by_side(tiny_set, tmp_p
 @pytest.mark.parametrize("argv, problem", [
     (["bench", "ideas"], "name at least one variant"),
     (["bench", "accuracy", "x=default"], "takes no variants"),
+    (["bench", "corrections", "x=default"], "takes no variants"),
 ])
 def test_bench_refuses_variants_where_they_do_not_belong(argv, problem, tmp_path, capsys):
     assert main(argv + ["--work", str(tmp_path)]) == 2

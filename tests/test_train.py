@@ -19,10 +19,11 @@ from mvcore.fit import learning_rate
 from mvcore.metrics import video_iou
 from mvcore.model import create_model
 from mvcore.predict import Segmenter
+from mvcore.batches import Example, collect_examples
 from mvcore.locate import locate_roi
 from mvcore.quality import HIT_SHARE, MIN_HIT_RATE, fixed_box_iou, share_inside
-from mvcore.train import (choose_threshold, pipeline_iou, pseudo_label_examples, split_by_video, train,
-                          train_locator)
+from mvcore.train import (REHEARSAL_SET, choose_threshold, pipeline_iou, pseudo_label_examples, split_by_video, train,
+                          train_locator, with_rehearsal)
 from mvcore.transforms import Roi, box_bounds
 
 
@@ -121,6 +122,21 @@ def test_fine_tuning_without_validation_keeps_the_starting_models_threshold(tiny
     assert any("not checked on clips it did not train on" in w for w in tuned["quality"]["warnings"])
     with open(tmp_path / "tuned" / "history.csv") as f:   # no validation figures rather than a training example's
         assert all(row["val_iou"] == "nan" and row["val_loss"] == "nan" for row in csv.DictReader(f))
+
+
+@pytest.mark.parametrize("n_own, n_amateur, expected_own", [(1, 0, 15), (3, 2, 15), (4, 0, 16), (20, 1, 20), (0, 3, 0)])
+def test_fine_tuning_mixes_the_bundled_set_with_the_users_frames_at_least_half(n_own, n_amateur, expected_own):
+    bundled = collect_examples(load_aml(REHEARSAL_SET), (0,))
+    assert len(bundled) == 15  # samples/train_small.pkl: 5 clips of 3 labelled frames
+    own = [Example(np.zeros((8, 8, 1), np.uint8), np.zeros((8, 8), bool), (0, 0, 8, 8), i < n_own, f"mine{i}")
+           for i in range(n_own + n_amateur)]
+    mixed = with_rehearsal(own, (0,))
+    if not n_own:  # no expert frames: stage 2 is skipped as before, nothing to mix into
+        assert mixed == own
+        return
+    mine = [e for e in mixed if e.clip.startswith("mine")]
+    assert len(mine) == expected_own and len(mixed) == expected_own + len(bundled)
+    assert {e.clip for e in mine} == {e.clip for e in own if e.expert} and all(e.expert for e in mixed)
 
 
 def test_training_records_its_quality_check(fast_model):

@@ -16,6 +16,7 @@ from mvcore.video import (
     contact_sheet,
     overlay_frames,
     save_png,
+    side_by_side_frames,
     write_gif,
     write_mp4,
 )
@@ -199,3 +200,14 @@ def test_save_png_round_trip(tmp_path):
 def test_save_png_bad_path(tmp_path):
     with pytest.raises(InputError, match="cannot write PNG"):
         save_png(_moving_square()[0], tmp_path / "missing" / "frame.png")
+
+
+def test_side_by_side_draws_each_mask_on_its_own_copy_of_the_frame():
+    video = np.random.default_rng(0).integers(0, 255, (20, 30, 3), dtype=np.uint8)
+    left, right = np.zeros(video.shape, bool), np.zeros(video.shape, bool)
+    left[2:6, 2:6], right[10:15, 20:25] = True, True
+    frames = list(side_by_side_frames(video, left, right))
+    assert len(frames) == 3 and frames[0].shape == (20, 60, 3) and frames[0].dtype == np.uint8
+    for t, frame in enumerate(frames):
+        assert np.array_equal(frame[:, :30], overlay_frames(video[:, :, t:t + 1], left[:, :, t:t + 1])[0])
+        assert np.array_equal(frame[:, 30:], overlay_frames(video[:, :, t:t + 1], right[:, :, t:t + 1])[0])

@@ -7,6 +7,7 @@ environment variable MVCORE_WORKSPACE names another:
     models/NAME/            models trained here (same layout as models/default)
     jobs/ID/                background training jobs (see mvcore.app.jobs)
     results/KEY/            overlays and tables written for downloads (see mvcore.app.outputs)
+    corrections/KEY/        a clip's corrected frames, keyed by its pixels (see mvcore.app.corrections)
 
 The bundled model is models/default and the bundled sample clips are in samples/.
 No streamlit here: the pages call these functions.

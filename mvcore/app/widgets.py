@@ -1,6 +1,7 @@
 """What the pages share: page setup, cached models and clips, the model and data pickers, upload ingest.
 
-The one module of mvcore that imports streamlit; `pages/` holds only the pages themselves.
+With mvcore.app.editor, the only modules of mvcore that import streamlit; `pages/` holds only the
+pages themselves.
 """
 
 from __future__ import annotations

@@ -7,8 +7,11 @@
   (`mvcore bench measure`).
 - `real`: a model on the hand-labelled real echo frames of tests/data/real (`mvcore bench real`),
   or its measured valve events against those marked by eye (`mvcore bench real --events`).
+- `corrections`: a few of those frames corrected, a fine-tuning on them, the others scored
+  (`mvcore bench corrections`).
 - `stress`: recipes trained on a small, short, low-resolution set (`mvcore bench stress`).
-- `click`: the real app in Chromium, click to overlay (`mvcore bench click`).
+- `click`: the real app in Chromium, click to overlay (`mvcore bench click`), or click
+  "Fine-tune on my corrections" to the clip before and after (`--fine-tune`).
 - `load`: several Chromium sessions segmenting in the app at the same moment (`mvcore bench load`).
 - `machine`: the header each prints (CPU, cores, threads, library versions);
   `appserver`: the app on a local port for the browser benchmark and tests.
@@ -55,6 +58,15 @@ def run(args) -> None:
             run_real_events(args.model)
         else:
             run_real(args.model)
+    elif args.what == "corrections":
+        from .corrections import CORRECTIONS_HEADER, corrections
+
+        print(CORRECTIONS_HEADER, flush=True)
+        corrections(args.counts, args.runs, args.model, work)
+    elif args.what == "click" and args.fine_tune:
+        from .click import click_to_fine_tuned
+
+        click_to_fine_tuned(work)
     elif args.what == "click":
         from .click import click_to_overlay
 

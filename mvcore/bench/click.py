@@ -69,3 +69,48 @@ def click_to_overlay(runs: int, work: Path) -> list[float]:
             page.close()
         browser.close()
     return times
+
+
+def click_to_fine_tuned(work: Path) -> float:
+    """The real SonoSite cine uploaded and segmented, its frame 0 painted and saved as a label; seconds
+    from clicking "Fine-tune on my corrections" to the clip shown before and after with its IoU table."""
+    from playwright.sync_api import expect, sync_playwright
+    from pydicom.data import get_testdata_file
+
+    with tempfile.TemporaryDirectory() as scratch, \
+            running_app(Path(scratch) / "workspace", Path(scratch) / "server.log") as url, sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(f"{url}/Segment_a_clip")
+        page.get_by_text("Upload", exact=True).click()
+        page.locator('input[type="file"]').set_input_files(get_testdata_file("color3d_jpeg_baseline.dcm"))
+        expect(page.get_by_role("button", name="Segment", exact=True)).to_be_enabled(timeout=120_000)
+        page.get_by_role("button", name="Segment", exact=True).click()
+        page.get_by_role("button", name="Correct this frame").click(timeout=120_000)
+        expect(page.get_by_title("Undo")).to_be_visible(timeout=60_000)
+        preview = page.get_by_text("The label to save")
+        unpainted = preview.inner_text()
+        paint_stroke(page, page.locator("canvas").last)
+        expect(preview).not_to_have_text(unpainted, timeout=60_000)
+        page.get_by_role("button", name="Save as label").click()
+        tune = page.get_by_role("button", name="Fine-tune on my corrections")
+        expect(tune).to_be_visible(timeout=60_000)
+        started = time.perf_counter()
+        tune.click()
+        expect(page.locator('[data-testid="stDataFrame"]').last).to_be_visible(timeout=900_000)
+        expect(page.locator("video")).to_have_count(2, timeout=120_000)  # the page's and the before/after one
+        seconds = time.perf_counter() - started
+        browser.close()
+    print(f"click 'Fine-tune on my corrections' -> the clip before and after, with IoU: {seconds:.0f} s", flush=True)
+    return seconds
+
+
+def paint_stroke(page, canvas) -> None:
+    """A short diagonal stroke on `canvas` (scrolled into view first: the mouse draws only on screen)."""
+    canvas.scroll_into_view_if_needed()
+    box = canvas.bounding_box()
+    page.mouse.move(box["x"] + 40, box["y"] + 40)
+    page.mouse.down()
+    for step in range(1, 11):
+        page.mouse.move(box["x"] + 40 + 20 * step, box["y"] + 40 + 15 * step)
+    page.mouse.up()

@@ -18,7 +18,6 @@ import cv2
 import numpy as np
 
 from ..clip import Clip
-from ..transforms import box_bounds
 
 REAL_DIR = Path(__file__).resolve().parents[2] / "tests" / "data" / "real"
 FOUND_IOU = 0.3  # a frame whose IoU passes this has its valve found
@@ -44,13 +43,9 @@ def marks_to_masks(marks: dict, shape: tuple[int, int], scale: float = 1.0) -> t
 
 def labelled_clip(clip: Clip, frames: list[int], masks: np.ndarray) -> Clip:
     """`clip` with `masks` bool (H, W, k) as the labels of its `frames` (those past its end dropped)."""
-    keep = [i for i, t in enumerate(frames) if t < clip.n_frames]
-    label = np.zeros(clip.video.shape, dtype=bool)
-    label[:, :, [frames[i] for i in keep]] = masks[:, :, keep]
-    box = np.zeros(clip.video.shape[:2], dtype=bool)
-    top, left, bottom, right = box_bounds(label.any(axis=2))
-    box[top:bottom, left:right] = True
-    return Clip(clip.name, clip.video, clip.fps, label, [frames[i] for i in keep], box, "expert", clip.source)
+    from ..corrections import corrected_clip
+
+    return corrected_clip(clip, {t: masks[:, :, i] for i, t in enumerate(frames) if t < clip.n_frames})
 
 
 def read_marks() -> dict:

@@ -1,5 +1,6 @@
 """The whole flow in a real browser: upload a DICOM cine, segment it, watch, download the overlay;
-and two sessions segmenting the same sample at the same moment.
+correct a frame in the mask editor and save it as a label; two sessions segmenting the same sample
+at the same moment.
 
 Starts `streamlit run app.py` on a free localhost port (throw-away workspace) and drives Debian's
 Chromium headless with Playwright; uses the bundled model.
@@ -8,13 +9,17 @@ Chromium headless with Playwright; uses the bundled model.
 import os
 import time
 
+import cv2
 import pytest
 from playwright.sync_api import expect, sync_playwright
 from pydicom.data import get_testdata_file
 
+from conftest import SAMPLES
 from mvcore.bench import load
 from mvcore.bench.appserver import CHROMIUM, CHROMIUM_ARGS, running_app
-from mvcore.data import read_video
+from mvcore.bench.click import paint_stroke
+from mvcore.data import load_inputs, read_video
+from mvcore.predict import Segmenter
 
 
 @pytest.fixture
@@ -75,3 +80,33 @@ def test_two_sessions_segmenting_the_same_sample_at_once_both_get_its_overlay(se
 
 def chromium_exists() -> bool:
     return os.access(CHROMIUM, os.X_OK)
+
+
+@pytest.mark.long
+def test_paint_a_stroke_in_the_editor_and_save_it_as_a_label(server, tmp_path):
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.goto(f"{server}/Segment_a_clip")
+            segment = page.get_by_role("button", name="Segment", exact=True)
+            expect(segment).to_be_enabled(timeout=60_000)
+            segment.click()
+            page.get_by_role("button", name="Correct this frame").click(timeout=60_000)
+            canvas = page.locator("canvas").last
+            expect(page.get_by_title("Undo")).to_be_visible(timeout=30_000)  # the editor's toolbar: mounted
+            preview = page.get_by_text("The label to save")
+            expect(preview).to_be_visible(timeout=30_000)
+            unpainted = preview.inner_text()
+            paint_stroke(page, canvas)
+            expect(preview).not_to_have_text(unpainted, timeout=20_000)  # the stroke reached the server
+            page.get_by_role("button", name="Save as label").click()
+            expect(page.get_by_text("Corrected frames (1)")).to_be_visible(timeout=30_000)
+            expect(page.get_by_text("frame 0", exact=True)).to_be_visible()
+        finally:
+            browser.close()
+    [saved] = (tmp_path / "workspace" / "corrections").glob("*/frame_0000.png")
+    clip = load_inputs([SAMPLES / "echo_amateur.mp4"])[0]
+    predicted = Segmenter.load().segment(clip).mask[:, :, 0]
+    label = cv2.imread(str(saved), cv2.IMREAD_GRAYSCALE) > 127
+    assert label.shape == predicted.shape and (label & ~predicted).sum() > 50  # the painted stroke
