@@ -265,7 +265,8 @@ def starting_networks(run: Run, init_dir: Path | None):
         start = Segmenter.load(init_dir, PredictConfig(runtime="keras"))
         run.config = dataclasses.replace(run.config, **{k: getattr(start.config, k) for k in ARCHITECTURE})
         run.fallback_threshold = run.config.threshold or start.threshold
-        run.intensity = start.intensity  # the networks learned the starting model's grey levels
+        # a fine-tuning learns the user's own scanner as it is: no grey-level matching for the new model
+        run.intensity = None
         return start.model, start.locator
     run.fallback_threshold = run.config.threshold or 0.5
     locator = None

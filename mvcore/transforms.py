@@ -25,7 +25,9 @@ def resize_stack(stack: np.ndarray, height: int, width: int) -> np.ndarray:
     interp, step = (cv2.INTER_AREA, MAX_AREA_CHANNELS) if shrink else (cv2.INTER_LINEAR, MAX_CHANNELS)
     out = np.empty((height, width, stack.shape[2]), dtype=stack.dtype)
     for t0 in range(0, stack.shape[2], step):
-        part = cv2.resize(np.ascontiguousarray(stack[:, :, t0:t0 + step]), (width, height), interpolation=interp)
+        # np.take copies the frames-last channels into a contiguous block faster than ascontiguousarray
+        part = cv2.resize(np.take(stack, np.arange(t0, min(t0 + step, stack.shape[2])), axis=2), (width, height),
+                          interpolation=interp)
         out[:, :, t0:t0 + step] = part.reshape(height, width, -1)
     return out
 

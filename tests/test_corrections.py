@@ -81,9 +81,9 @@ def test_corrected_frames_make_an_aml_train_record(tmp_path):
 
 @pytest.mark.long
 def test_fine_tuning_on_an_exported_pickle_moves_the_model_towards_the_corrections(bundled_model, tmp_path):
-    """3 hand-marked frames of the real cine, where the bundled model is poor (IoU 0.04), as corrections:
-    the exported train.pkl loads, a short fine-tuning on it trains, and the IoU on those frames rises
-    (to 0.22 on the development machine)."""
+    """3 hand-marked frames of the real cine, where the bundled model is poor (IoU 0.13 with its
+    grey-level matching), as corrections: the exported train.pkl loads, a short fine-tuning on it
+    trains, and the IoU on those frames rises (to 0.22 on the development machine)."""
     real = real_clips()[0]
     chosen = [56, 72, 88]
     path = write_train_pickle([corrected_clip(real, {t: real.label[:, :, t] for t in chosen})], tmp_path / "train.pkl")
@@ -98,4 +98,4 @@ def test_fine_tuning_on_an_exported_pickle_moves_the_model_towards_the_correctio
     assert main(["train", str(path), "--init", str(bundled_model), "--out", str(tmp_path / "tuned"), "--fast",
                  "--epochs-stage2", "6", "--lr-stage2", "0.003"]) == 0
     before, after = iou(bundled_model), iou(tmp_path / "tuned")
-    assert after > before + 0.1, (before, after)
+    assert after > before + 0.05, (before, after)

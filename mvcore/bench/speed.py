@@ -108,25 +108,34 @@ def fitting_step_seconds(model, config) -> dict:
 
 
 def measure(which: str, work: Path) -> dict:
-    """All figures for one model, in this process."""
-    import keras
+    """All figures for one model, in this process: prediction's first, then training's.
 
+    `mvcore predict` never trains, and TensorFlow's training threads left behind slow what runs
+    after them in the same process (end to end 44-46 frames/s measured after the training figures,
+    51-52 before), so prediction is timed as a predicting process runs it.
+    """
+    segmenter = speed_segmenter(which)
+    figures = {"params": segmenter.model.count_params(), "gflops_per_frame": conv_flops(segmenter.model) / 1e9}
+    figures.update(prediction_figures(segmenter, which, work))
+    figures["model_gflops_per_s"] = figures["model_fps"] * figures["gflops_per_frame"]
+    figures.update(training_figures(segmenter.model, segmenter.config, which))
+    figures["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return figures
+
+
+def model_input(config, batch: int) -> np.ndarray:
+    """Random crops float32 (batch, S, S, C) for the segmenter of `config`."""
+    size, channels = config.crop_size, len(config.offsets)
+    return np.random.default_rng(0).random((batch, size, size, channels), dtype=np.float32)
+
+
+def prediction_figures(segmenter, which: str, work: Path) -> dict:
+    """Frames/s of the network alone (batch 32), and end to end on the 100-frame clip: decoding,
+    locating, segmenting, without and with the overlay MP4/GIF/CSV."""
     from ..data import load_inputs
     from ..export import write_clip_outputs
 
-    segmenter = speed_segmenter(which)
-    model, config = segmenter.model, segmenter.config
-    size, channels = config.crop_size, len(config.offsets)
-    x = np.random.default_rng(0).random((32, size, size, channels), dtype=np.float32)
-    figures = {"params": model.count_params(), "gflops_per_frame": conv_flops(model) / 1e9,
-               "model_fps": 32 / seconds_per_call(lambda: segmenter.run_model(x))}
-    figures["model_gflops_per_s"] = figures["model_fps"] * figures["gflops_per_frame"]
-    trainable = keras.models.clone_model(model)
-    trainable.compile(optimizer="adam", loss="binary_crossentropy")
-    y = (x[:16, :, :, :1] > 0.5).astype(np.float32)
-    figures["train_step_s"] = seconds_per_call(lambda: trainable.train_on_batch(x[:16], y), min_seconds=1.0)
-    if which == "default":  # the seed architecture's 124 M parameters would take minutes per epoch
-        figures.update(fitting_step_seconds(model, config))
+    x = model_input(segmenter.config, 32)
     clip_path = synthetic_clip_file(work, CLIP_FRAMES)
 
     def end_to_end(with_overlay: bool):
@@ -135,9 +144,22 @@ def measure(which: str, work: Path) -> dict:
         if with_overlay:
             write_clip_outputs(clip, result, work / f"overlay-{which}")
 
-    figures["e2e_fps"] = CLIP_FRAMES / seconds_per_call(lambda: end_to_end(False), min_seconds=4.0)
-    figures["e2e_overlay_fps"] = CLIP_FRAMES / seconds_per_call(lambda: end_to_end(True), min_seconds=4.0)
-    figures["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {"model_fps": 32 / seconds_per_call(lambda: segmenter.run_model(x)),
+            "e2e_fps": CLIP_FRAMES / seconds_per_call(lambda: end_to_end(False), min_seconds=4.0),
+            "e2e_overlay_fps": CLIP_FRAMES / seconds_per_call(lambda: end_to_end(True), min_seconds=4.0)}
+
+
+def training_figures(model, config, which: str) -> dict:
+    """Seconds per training step of a batch of 16, and (default model) of the recipe's fit."""
+    import keras
+
+    x = model_input(config, 16)
+    trainable = keras.models.clone_model(model)
+    trainable.compile(optimizer="adam", loss="binary_crossentropy")
+    y = (x[..., :1] > 0.5).astype(np.float32)
+    figures = {"train_step_s": seconds_per_call(lambda: trainable.train_on_batch(x, y), min_seconds=1.0)}
+    if which == "default":  # the seed architecture's 124 M parameters would take minutes per epoch
+        figures.update(fitting_step_seconds(model, config))
     return figures
 
 

@@ -50,7 +50,7 @@ def test_upload_dicom_segment_watch_and_download(server, tmp_path):
             print(f"\nclick to overlay video: {seconds:.1f} s (120 frames, 480 x 640 DICOM)")
             # generous: the target is 10 s alone, and the test runs beside another pytest worker
             assert seconds < 30, f"click to overlay took {seconds:.1f} s"
-            expect(page.locator('[data-testid="stPlotlyChart"]')).to_be_visible(timeout=30_000)
+            expect(page.locator('[data-testid="stPlotlyChart"]').first).to_be_visible(timeout=30_000)
 
             with page.expect_download(timeout=30_000) as download:
                 page.get_by_role("button", name="Overlay MP4").click()
