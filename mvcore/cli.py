@@ -150,17 +150,6 @@ def measure_and_report(clip, result, args, summaries: list[dict]):
     return m
 
 
-def positive(text: str) -> float:
-    """argparse type: a number above 0."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text}: not a number") from None
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"{text}: must be above 0")
-    return value
-
-
 def cmd_evaluate(args) -> None:
     from .data import load_labels
     from .export import read_masks_npz, read_submission_csv
@@ -188,12 +177,25 @@ def at_least_one(text: str) -> int:
     return value
 
 
-def probability(text: str) -> float:
-    """argparse type: a number from 0 to 1 (0 is honoured: every pixel with any probability is valve)."""
+def number(text: str) -> float:
+    """A command-line number, or argparse's error naming the text."""
     try:
-        value = float(text)
+        return float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text}: not a number") from None
+
+
+def positive(text: str) -> float:
+    """argparse type: a finite number above 0."""
+    value = number(text)
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"{text}: must be above 0")
+    return value
+
+
+def probability(text: str) -> float:
+    """argparse type: a number from 0 to 1 (0 is honoured: every pixel with any probability is valve)."""
+    value = number(text)
     if not 0.0 <= value <= 1.0:
         raise argparse.ArgumentTypeError(f"{text}: must be from 0 to 1")
     return value
