@@ -49,7 +49,8 @@ def cmd_train(args) -> None:
     config = TrainConfig.preset_config(
         args.preset, fast=args.fast, epochs_stage1=args.epochs_stage1, epochs_stage2=args.epochs_stage2,
         crop_size=args.image_size, batch_size=args.batch_size, seed=args.seed, lr_stage1=args.lr_stage1,
-        lr_stage2=args.lr_stage2, rehearsal=False if args.no_rehearsal else None)
+        lr_stage2=args.lr_stage2, rehearsal=False if args.no_rehearsal else None,
+        start="scratch" if args.from_scratch else None)
     clips = [clip for path in args.train for clip in load_aml(path)]
     on_event = print_event if not args.events else EventLog(args.events).with_echo(print_event)
     metrics = train(clips, Path(args.out), config, on_event=on_event, init_dir=args.init)
@@ -238,6 +239,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int)
     p.add_argument("--init", type=Path, help="fine-tune this model folder instead of starting from scratch "
                                              "(stage 2 only, the bundled synthetic set's frames mixed in)")
+    p.add_argument("--from-scratch", action="store_true",
+                   help="random starting weights (by default a new training begins from the bundled model's "
+                        "networks where the recipe's shape fits them)")
     p.add_argument("--no-rehearsal", action="store_true",
                    help="with --init: train on the given pickles alone, without the bundled synthetic set")
     p.add_argument("--fast", action="store_true", help="a tiny run (seconds), for tests")

@@ -24,7 +24,7 @@ import numpy as np
 from .batches import (Example, LocatorBatches, SegmentationBatches, box_roi, clip_bounds, collect_examples,
                       collect_locator_examples, frame_examples, unlabelled_frames)
 from .clip import Clip
-from .config import PredictConfig, TrainConfig
+from .config import PredictConfig, TrainConfig, load_train_config
 from .errors import InputError
 from .fit import SCHEDULES, Event, Stage, fit_stage
 from .intensity import matching_table, reference_percentiles
@@ -33,12 +33,14 @@ from .losses import LOSSES
 from .metrics import video_iou
 from .model import create_model, freeze_encoder_levels
 from .model_dir import write_model_dir
-from .predict import Segmenter
+from .predict import BUNDLED_MODEL, Segmenter, is_model_dir
 from .quality import HIT_SHARE, MIN_HIT_RATE, assess, fixed_box_iou, share_inside
 from .synth.samples import SAMPLES_DIR
 from .transforms import paste_stack
 
 ARCHITECTURE = ("crop_size", "base_filters", "depth", "offsets", "margin", "whole_frame", "locator_size")
+NETWORK_SHAPE = ("crop_size", "base_filters", "depth", "offsets", "locator_size")  # what weights need to fit
+STARTS = ("bundled", "scratch")
 REHEARSAL_SET = SAMPLES_DIR / "train_small.pkl"  # mixed into every fine-tuning (TrainConfig.rehearsal)
 THRESHOLDS = np.round(np.arange(0.2, 0.96, 0.05), 2)
 
@@ -63,14 +65,17 @@ def check_recipe(config: TrainConfig) -> None:
         raise InputError(f"unknown loss '{config.loss}' (known: {', '.join(LOSSES)})")
     if config.lr_schedule not in SCHEDULES:
         raise InputError(f"unknown learning-rate schedule '{config.lr_schedule}' (known: {', '.join(SCHEDULES)})")
+    if config.start not in STARTS:
+        raise InputError(f"unknown start '{config.start}' (known: {', '.join(STARTS)})")
 
 
-def train_locator(config: TrainConfig, train: list[Clip], val: list[Clip], on_event, history):
-    """Fit the box locator on every training clip (each frame of a clip shares its box)."""
+def train_locator(config: TrainConfig, train: list[Clip], val: list[Clip], on_event, history, start=None):
+    """Fit the box locator on every training clip (each frame of a clip shares its box), from the
+    network `start` where given (else from random weights)."""
     x, y = collect_locator_examples(train, config.locator_size, config.locator_frames_per_clip)
     held_out = LocatorBatches(*collect_locator_examples(val, config.locator_size, 4), config.batch_size,
                               augment=False) if val else None
-    locator = create_model("unet", size=config.locator_size, channels=2, base=8, depth=3, name="locator")
+    locator = start or create_model("unet", size=config.locator_size, channels=2, base=8, depth=3, name="locator")
     fit_stage(locator, LocatorBatches(x, y, config.batch_size, augment=True, seed=config.seed),
               held_out, Stage.of(config, "locator"), on_event, history)
     return locator
@@ -89,13 +94,14 @@ def locator_hit_rate(locator, config: TrainConfig, clips: list[Clip], intensity:
 
 
 def located_or_whole_frame(config: TrainConfig, train: list[Clip], val: list[Clip], on_event, history, metrics,
-                           intensity: np.ndarray | None = None):
-    """(config, locator): a trained locator, or none and the whole frame where it misses the valve on
-    validation videos (hit rate under mvcore.quality.MIN_HIT_RATE), so the segmenter then trains on
-    what it will see. The hit rate and any fallback go into `metrics['locator']`; `intensity`: the
-    grey levels validation clips are matched to, as in prediction."""
+                           intensity: np.ndarray | None = None, start=None):
+    """(config, locator): a trained locator (from the network `start` where given), or none and the
+    whole frame where it misses the valve on validation videos (hit rate under
+    mvcore.quality.MIN_HIT_RATE), so the segmenter then trains on what it will see. The hit rate
+    and any fallback go into `metrics['locator']`; `intensity`: the grey levels validation clips
+    are matched to, as in prediction."""
     locator = train_locator(config, [c for c in train if c.box is not None], [c for c in val if c.box is not None],
-                            on_event, history)
+                            on_event, history, start)
     rate = locator_hit_rate(locator, config, val, intensity)
     metrics["locator"] = {"val_box_hit_rate": rate, "fallback": None}
     if rate is None or rate >= MIN_HIT_RATE:
@@ -269,14 +275,34 @@ def starting_networks(run: Run, init_dir: Path | None):
         run.intensity = None
         return start.model, start.locator
     run.fallback_threshold = run.config.threshold or 0.5
-    locator = None
+    model, locator = pretrained_networks(run)
     if run.config.locator_size:
         run.config, locator = located_or_whole_frame(run.config, run.train_clips, run.val_clips, run.on_event,
-                                                     run.history, run.metrics, run.intensity)
+                                                     run.history, run.metrics, run.intensity, locator)
     config = run.config
-    model = create_model("unet", size=config.crop_size, channels=len(config.offsets), base=config.base_filters,
-                         depth=config.depth)
+    model = model or create_model("unet", size=config.crop_size, channels=len(config.offsets),
+                                  base=config.base_filters, depth=config.depth)
     return model, locator
+
+
+def pretrained_networks(run: Run):
+    """(segmenter, locator) a new training begins from: the bundled model's networks where
+    `config.start` is 'bundled' and they have the recipe's shape (NETWORK_SHAPE), else (None, None)
+    for random weights. A small or unusual set then starts from what the synthetic set taught
+    (where the valve is, what a leaflet looks like) instead of overfitting from nothing. The
+    start is recorded in `metrics['start']` and announced."""
+    run.metrics["start"] = "scratch"
+    if run.config.start != "bundled" or not is_model_dir(BUNDLED_MODEL):
+        return None, None
+    bundled = load_train_config(BUNDLED_MODEL / "config.json")
+    if any(getattr(bundled, k) != getattr(run.config, k) for k in NETWORK_SHAPE):
+        run.on_event({"kind": "message", "text": "starting from random weights: the bundled model's networks "
+                                                 "have another shape than this recipe's"})
+        return None, None
+    start = Segmenter.load(BUNDLED_MODEL, PredictConfig(runtime="keras"))
+    run.metrics["start"] = "bundled"
+    run.on_event({"kind": "message", "text": f"starting from the bundled model's networks ({BUNDLED_MODEL})"})
+    return start.model, start.locator
 
 
 def crop_settings(config: TrainConfig) -> dict:

@@ -7,6 +7,7 @@ import pytest
 from mvcore.bench.real import real_clips
 from mvcore.cli import main
 from mvcore.clip import Clip
+from mvcore.config import PredictConfig
 from mvcore.corrections import ADD_COLOUR, ERASE_COLOUR, View, apply_strokes, corrected_clip, write_train_pickle
 from mvcore.data import load_aml
 from mvcore.metrics import frame_iou
@@ -91,7 +92,7 @@ def test_fine_tuning_on_an_exported_pickle_moves_the_model_towards_the_correctio
     assert loaded.frames == chosen and np.array_equal(loaded.label, real.label * np.isin(range(120), chosen))
 
     def iou(model_dir) -> float:
-        segmenter = Segmenter.load(model_dir)
+        segmenter = Segmenter.load(model_dir, PredictConfig(runtime="keras"))  # no ONNX copy to export
         masks = segmenter.probabilities_at(real, chosen) > segmenter.threshold
         return float(np.mean([frame_iou(real.label[:, :, t], masks[:, :, i]) for i, t in enumerate(chosen)]))
 

@@ -11,6 +11,7 @@ import keras
 import numpy as np
 import pytest
 
+from conftest import made_once
 from mvcore.clip import Clip
 from mvcore.config import PredictConfig, TrainConfig
 from mvcore.data import load_aml, load_labels
@@ -22,8 +23,8 @@ from mvcore.predict import Segmenter
 from mvcore.batches import Example, collect_examples
 from mvcore.locate import locate_roi
 from mvcore.quality import HIT_SHARE, MIN_HIT_RATE, fixed_box_iou, share_inside
-from mvcore.train import (REHEARSAL_SET, choose_threshold, pipeline_iou, pseudo_label_examples, split_by_video, train,
-                          train_locator, with_rehearsal)
+from mvcore.train import (REHEARSAL_SET, Run, choose_threshold, pipeline_iou, pretrained_networks,
+                          pseudo_label_examples, split_by_video, train, with_rehearsal)
 from mvcore.transforms import Roi, box_bounds
 
 
@@ -66,12 +67,32 @@ def test_learning_rate_follows_its_schedule(schedule, step, expected):
     assert value == pytest.approx(expected, abs=1e-9)
 
 
-@pytest.mark.parametrize("field, value", [("loss", "dice"), ("lr_schedule", "linear")])
+@pytest.mark.parametrize("field, value", [("loss", "dice"), ("lr_schedule", "linear"), ("start", "imagenet")])
 def test_an_unknown_loss_or_schedule_is_refused_before_training(tiny_set, tmp_path, field, value):
     config = TrainConfig.preset_config("default", fast=True, **{field: value})
     with pytest.raises(InputError, match=f"unknown .*'{value}' \\(known: "):
         train(load_aml(tiny_set / "train.pkl"), tmp_path / "m", config)
     assert not (tmp_path / "m").exists()
+
+
+@pytest.mark.parametrize("start, fast, started_from", [
+    ("bundled", False, "bundled"),
+    ("scratch", False, "scratch"),
+    ("bundled", True, "scratch"),   # the fast recipe's networks are smaller than the bundled ones
+])
+def test_a_new_training_begins_from_the_bundled_networks_where_they_fit(bundled_model, start, fast, started_from):
+    events = []
+    run = Run(TrainConfig.preset_config("default", fast=fast, start=start), [], [], events.append)
+    model, locator = pretrained_networks(run)
+    assert run.metrics["start"] == started_from
+    if started_from == "scratch":
+        assert model is None and locator is None
+        assert [e["text"] for e in events] == (["starting from random weights: the bundled model's networks have "
+                                               "another shape than this recipe's"] if start == "bundled" else [])
+        return
+    for network, name in [(model, "model.keras"), (locator, "locator.keras")]:
+        saved = keras.saving.load_model(bundled_model / name, compile=False)
+        assert all(np.array_equal(a, b) for a, b in zip(network.get_weights(), saved.get_weights()))
 
 
 def test_stage_2_is_skipped_with_a_message_without_expert_clips(tiny_set, tmp_path):
@@ -83,19 +104,44 @@ def test_stage_2_is_skipped_with_a_message_without_expert_clips(tiny_set, tmp_pa
     assert any(e["kind"] == "message" and "stage 2 skipped" in e["text"] for e in events)
 
 
+# 16 locator epochs: every training clip's box held on training seeds 0, 1 and 2 (at 8 to 12 they
+# are loose or seed-dependent)
+SMALL_RECIPE = dict(fast=True, epochs_stage1=15, epochs_stage2=5, locator_epochs=16, locator_frames_per_clip=12,
+                    samples_per_epoch=128)
+
+
+@pytest.fixture(scope="session")
+def small_model(tiny_set, tmp_path_factory):
+    """A model folder from a short but complete run of the default recipe on the tiny set, made once
+    per test run: long enough that its segmenter and locator must have learned something."""
+    return made_once(tmp_path_factory, "small-model", lambda folder: train(
+        load_aml(tiny_set / "train.pkl"), folder, TrainConfig.preset_config("default", **SMALL_RECIPE)))
+
+
 @pytest.mark.long
-def test_a_tiny_training_run_beats_a_trivial_predictor_on_unseen_clips(tiny_set, tmp_path):
-    train_clips = load_aml(tiny_set / "train.pkl")
-    config = TrainConfig.preset_config("default", fast=True, epochs_stage1=15, epochs_stage2=5, locator_epochs=10,
-                                       locator_frames_per_clip=24, samples_per_epoch=128)
-    train(train_clips, tmp_path / "m", config)
-    segmenter = Segmenter.load(tmp_path / "m")
+def test_a_short_training_run_beats_a_trivial_predictor_on_unseen_clips(tiny_set, small_model):
+    segmenter = Segmenter.load(small_model, PredictConfig(runtime="keras"))
     labels = load_labels(tiny_set / "test_labels.pkl")
     test_clips = [dataclasses.replace(c, frames=labels[c.name][0], label=labels[c.name][1])
                   for c in load_aml(tiny_set / "test.pkl")]
     ious = [video_iou(c.label, segmenter.segment(c).mask, c.frames) for c in test_clips]
-    trivial = fixed_box_iou(train_clips, test_clips)   # the quality check's own trivial baseline
+    trivial = fixed_box_iou(load_aml(tiny_set / "train.pkl"), test_clips)   # the quality check's own trivial baseline
     assert float(np.median(ious)) > max(2 * trivial, 0.1), (ious, trivial)
+
+
+@pytest.mark.long
+def test_a_trained_locators_box_holds_the_valve_on_its_training_clips(tiny_set, small_model):
+    trained_on = json.loads((small_model / "metrics.json").read_text())["train_videos"]
+    clips = [c for c in load_aml(tiny_set / "train.pkl") if c.box is not None and c.name in trained_on]
+    segmenter = Segmenter.load(small_model, PredictConfig(runtime="keras"))
+    config = segmenter.config
+    held = []
+    for clip in clips:
+        found = locate_roi(segmenter.locator, clip.video, config.locator_size, config.margin)
+        exact = Roi.around(*box_bounds(clip.box), margin=config.margin)
+        # the valve inside, and not by covering the frame: at most twice the side of the crop around the true box
+        held.append(share_inside(found, clip) >= HIT_SHARE and found.side <= 2 * exact.side)
+    assert np.mean(held) >= MIN_HIT_RATE, held
 
 
 def test_fine_tuning_keeps_the_starting_models_shape(tiny_set, fast_model, tmp_path):
@@ -170,7 +216,7 @@ def test_pseudo_labels_come_from_unlabelled_frames_inside_the_clips_box(tiny_set
     assert any(e.label.any() for e in examples)
 
 
-@pytest.mark.parametrize("option", [dict(flip=True, ema=True), dict(pseudo_frames=4, loss="iou_focal"),
+@pytest.mark.parametrize("option", [dict(flip=True, ema=True, pseudo_frames=4, loss="iou_focal"),
                                     dict(loss="iou", lr_schedule="cosine", scanner_aug=False)])  # each option once
 def test_every_training_option_trains_a_model_that_segments(tiny_set, tmp_path, option):
     clips = load_aml(tiny_set / "train.pkl")
@@ -231,17 +277,3 @@ def test_the_threshold_chosen_on_validation_is_the_one_saved(tiny_set, fast_mode
     assert metrics["val_iou"] == pytest.approx(best, abs=1e-6)
 
 
-@pytest.mark.long
-def test_a_trained_locators_box_holds_the_valve_on_its_training_clips(tiny_set):
-    clips = [c for c in load_aml(tiny_set / "train.pkl") if c.box is not None]
-    # 16 epochs: every box held on training seeds 0, 1 and 2 (at 8 to 12 epochs boxes are loose or seed-dependent)
-    config = TrainConfig.preset_config("default", fast=True, locator_epochs=16, locator_frames_per_clip=12)
-    keras.utils.set_random_seed(config.seed)  # as training does before the locator
-    locator = train_locator(config, clips, [], lambda event: None, [])
-    held = []
-    for clip in clips:
-        found = locate_roi(locator, clip.video, config.locator_size, config.margin)
-        exact = Roi.around(*box_bounds(clip.box), margin=config.margin)
-        # the valve inside, and not by covering the frame: at most twice the side of the crop around the true box
-        held.append(share_inside(found, clip) >= HIT_SHARE and found.side <= 2 * exact.side)
-    assert np.mean(held) >= MIN_HIT_RATE, held

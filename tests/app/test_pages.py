@@ -118,9 +118,10 @@ def test_segment_other_inputs(ws, bundled_model, name, data, axis, caption):
 
 
 def test_segment_measures_the_real_cine_in_mm_then_in_pixels(ws, bundled_model):
-    from pydicom.data import get_testdata_file
+    from pydicom import examples
 
-    cine = Path(get_testdata_file("color3d_jpeg_baseline.dcm")).read_bytes()
+    # the real cine's first second at half size (30 frames of 240 x 320), with the cine's calibration
+    cine = Path(examples.get_path("ybr_color")).read_bytes()
     at = upload(open_page("segment"), "seg", "cine.dcm", cine)
     button(at, "Segment").click().run()
     assert not at.exception and not at.error, errors(at)
