@@ -269,16 +269,19 @@ def write_clip_outputs(clip, result, out_dir: Path, style: str = "fill", measure
 
     result: its `Segmentation`; style: 'fill' or 'contour'. A labelled clip's truth is drawn too.
     The overlay is drawn once for both videos. With a `mvcore.measure.ClipMeasurement` the
-    per-frame CSV has its columns too.
+    per-frame CSV has its columns too, and the overlay its hinges and tips.
     """
+    from .measure import landmarks
     from .video import GIF_MAX_SIDE, fit_within, iter_overlay, write_gif, write_mp4
 
     files = ClipFiles.in_folder(clip.name, out_dir)
     Path(out_dir).mkdir(parents=True, exist_ok=True)
     gif_frames = []
+    points = landmarks(measurement) if measurement is not None else None
 
     def overlay_frames_keeping_small_copies():
-        for frame in iter_overlay(clip.video, result.mask, style, truth=clip.label if clip.is_labelled else None):
+        for frame in iter_overlay(clip.video, result.mask, style, truth=clip.label if clip.is_labelled else None,
+                                  points=points):
             gif_frames.append(fit_within(frame, GIF_MAX_SIDE))
             yield frame
 

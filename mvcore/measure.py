@@ -242,6 +242,17 @@ class ClipMeasurement:
         return 1000.0 * frame / self.fps
 
 
+def landmarks(m: ClipMeasurement) -> np.ndarray:
+    """Each frame's hinges and tips, float (T, 4, 2) px (column, row) in the order hinge, hinge, tip,
+    tip; NaN where a frame has none (no valve, one leaflet, or a shut valve's tips)."""
+    points = np.full((len(m.frames), 4, 2), np.nan)
+    for t, frame in enumerate(m.frames):
+        for slot, found in ((0, frame.hinges), (2, frame.tips)):
+            if found is not None:
+                points[t, slot:slot + 2] = found
+    return points
+
+
 def _nan_max(values: list[float]) -> float:
     finite = [v for v in values if math.isfinite(v)]
     return max(finite) if finite else math.nan

@@ -21,6 +21,8 @@ TRUTH_COLOR = (0, 255, 0)
 LABEL_COLOR = (255, 0, 0)
 BOX_COLOR = (255, 255, 0)
 TEXT_COLOR = (255, 255, 255)
+HINGE_COLOR = (255, 210, 0)   # the measured annulus' ends, drawn as dots
+TIP_COLOR = (0, 200, 255)     # the leaflet tips
 MIN_GIF_FRAME_MS = 20  # browsers play GIF delays under 20 ms as 100 ms
 GIF_MAX_SIDE = 320  # pixels: GIFs are previews, kept small
 
@@ -32,12 +34,15 @@ def overlay_frames(
     color=(255, 64, 64),
     alpha: float = 0.45,
     truth: np.ndarray | None = None,
+    points: np.ndarray | None = None,
 ) -> np.ndarray:
     """Draw a mask on every frame of a grey clip.
 
     video: uint8 (H, W, T); mask: bool (H, W, T); truth: optional bool (H, W, T) drawn as a
     green contour. style: 'fill' (colour blended with weight `alpha` in [0, 1]) or 'contour'.
-    color: RGB, 0-255. Returns uint8 RGB frames (T, H, W, 3).
+    color: RGB, 0-255. points: optional float (T, 4, 2) px (column, row), each frame's two hinges
+    then two tips (`mvcore.measure.landmarks`; NaN where missing), drawn as dots.
+    Returns uint8 RGB frames (T, H, W, 3).
     """
     _check_overlay_inputs(video, mask, truth, style)
     frames = np.repeat(video.transpose(2, 0, 1)[..., None], 3, axis=3)
@@ -48,11 +53,22 @@ def overlay_frames(
         _draw_mask_contours(frames, mask, color, thickness)
     if truth is not None:
         _draw_mask_contours(frames, truth, TRUTH_COLOR, thickness)
+    if points is not None:
+        _draw_points(frames, points, 2 * thickness + 1)
     return frames
 
 
+def _draw_points(frames: np.ndarray, points: np.ndarray, radius: int) -> None:
+    """In place: the hinges and tips float (T, 4, 2) as filled dots of `radius` px on frames (T, H, W, 3)."""
+    for frame, found in zip(frames, points):
+        for i, (column, row) in enumerate(found):
+            if not np.isnan(column):
+                color = HINGE_COLOR if i < 2 else TIP_COLOR
+                cv2.circle(frame, (int(round(column)), int(round(row))), radius, color, -1, cv2.LINE_AA)
+
+
 def iter_overlay(video: np.ndarray, mask: np.ndarray, style: str = "fill", chunk: int = 64,
-                 truth: np.ndarray | None = None):
+                 truth: np.ndarray | None = None, points: np.ndarray | None = None):
     """`overlay_frames` one chunk of frames at a time, yielding uint8 RGB (H, W, 3) frames.
 
     Memory stays at one chunk however long the clip is.
@@ -60,7 +76,8 @@ def iter_overlay(video: np.ndarray, mask: np.ndarray, style: str = "fill", chunk
     for t0 in range(0, video.shape[2], chunk):
         part = slice(t0, t0 + chunk)
         yield from overlay_frames(video[:, :, part], mask[:, :, part], style,
-                                  truth=None if truth is None else truth[:, :, part])
+                                  truth=None if truth is None else truth[:, :, part],
+                                  points=None if points is None else points[part])
 
 
 def _check_overlay_inputs(video, mask, truth, style: str) -> None:

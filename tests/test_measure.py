@@ -12,6 +12,7 @@ from mvcore.measure import (
     cycle_table,
     frame_table,
     heart_rate_bpm,
+    landmarks,
     measure_clip,
     measure_frame,
     steady_states,
@@ -67,6 +68,22 @@ def test_open_valve_tips_are_the_shallow_ends_and_hinges_the_deep_ones():
     found = measure_frame(open_valve(gap=20, length=40))
     assert (found.tips[:, 1] < 60).all() and (found.hinges[:, 1] > 80).all()
     assert found.confidence == 1.0  # 20 px apart: surely open
+
+
+@pytest.mark.parametrize("mask, hinges, tips", [
+    (open_valve(gap=20), True, True),
+    (shut_valve(), True, False),        # shut: hinge to hinge, no tips
+    (tilted_leaflet(), False, False),   # one leaflet: nothing to pair
+    (np.zeros(SHAPE, bool), False, False),
+])
+def test_landmarks_are_each_frames_hinges_then_tips_or_nan(mask, hinges, tips):
+    m = measure_clip(np.repeat(mask[:, :, None], 2, axis=2), 30.0)
+    points = landmarks(m)
+    assert points.shape == (2, 4, 2)
+    assert [not np.isnan(points[:, :2]).any(), not np.isnan(points[:, 2:]).any()] == [hinges, tips]
+    assert np.isnan(points[:, :2]).all() != hinges and np.isnan(points[:, 2:]).all() != tips
+    if hinges:
+        np.testing.assert_array_equal(points[0, :2], m.frames[0].hinges)
 
 
 def test_specks_are_ignored():

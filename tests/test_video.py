@@ -13,6 +13,8 @@ from mvcore.clip import Clip
 from mvcore.data import read_video
 from mvcore.errors import InputError
 from mvcore.video import (
+    HINGE_COLOR,
+    TIP_COLOR,
     contact_sheet,
     overlay_frames,
     save_png,
@@ -81,6 +83,19 @@ def test_overlay_truth_is_a_green_contour():
     changed = (frames != video.transpose(2, 0, 1)[..., None]).any(axis=3)
     assert changed[1:].any() and not changed[0].any()
     assert (frames[changed] == (0, 255, 0)).all()
+
+
+def test_overlay_marks_hinges_and_tips_where_measured():
+    video, mask = _disc_clip()
+    points = np.full((video.shape[2], 4, 2), np.nan)
+    points[1] = [[10, 10], [40, 10], [10, 30], [40, 30]]   # frame 1: two hinges (top), two tips (bottom)
+    points[2, 0] = [25, 5]                                  # frame 2: one hinge
+    with_points = overlay_frames(video, mask, "contour", points=points)
+    plain = overlay_frames(video, mask, "contour")
+    assert tuple(with_points[1, 10, 10]) == tuple(with_points[1, 10, 40]) == HINGE_COLOR
+    assert tuple(with_points[1, 30, 10]) == tuple(with_points[1, 30, 40]) == TIP_COLOR
+    assert tuple(with_points[2, 5, 25]) == HINGE_COLOR
+    assert np.array_equal(with_points[[0, 3]], plain[[0, 3]])  # no points, nothing drawn
 
 
 @pytest.mark.parametrize(

@@ -38,10 +38,11 @@ class ClipOutputs:
         self._measured = {}
 
     def files(self, style: str = "fill") -> ClipFiles:
-        """The overlay MP4 and GIF in `style` and the per-frame CSV (written once per style)."""
+        """The overlay MP4 and GIF in `style`, the valve's hinges and tips marked on them, and the
+        per-frame CSV (written once per style)."""
         files = ClipFiles.in_folder(self.clip.name, self.folder / style)
         if not all(path.is_file() for path in files):
-            write_clip_outputs(self.clip, self.result, self.folder / style, style)
+            write_clip_outputs(self.clip, self.result, self.folder / style, style, self.measured(0.0)[0])
         return files
 
     def masks_npz(self) -> bytes:
