@@ -1,0 +1,76 @@
+"""`predict FOLDER --engine ray` on a local Ray cluster of 2 CPUs (started once for the module): 12
+small clips, one of them corrupt, give the single-process path's masks and submission CSV, the
+corrupt file's error in the manifest, and a rerun segments nothing. Runs where Ray is installed
+(the dev requirements install it)."""
+
+import csv
+
+import numpy as np
+import pytest
+
+from mvcore.cli import main
+from mvcore.data import load_aml
+from mvcore.export import read_masks_npz
+from mvcore.folder import COLUMNS, DONE, FAILED, FolderJob, assemble, run_folder
+
+ray = pytest.importorskip("ray")
+CLIPS = 11
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    """A Ray cluster on this machine with 2 CPUs, shared by the module's tests (it takes seconds to start)."""
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield
+    ray.shutdown()
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory, train_pickle):
+    """11 clips of 4 frames cut from the bundled samples' clips, as .npy files, and a corrupt 'broken.mp4'."""
+    root = tmp_path_factory.mktemp("clips")
+    videos = [clip.video for clip in load_aml(train_pickle)]
+    for i in range(CLIPS):
+        video = videos[i % len(videos)]
+        start = (i // len(videos)) * 4 % max(1, video.shape[2] - 4)
+        np.save(root / f"clip{i:02d}.npy", np.ascontiguousarray(video[:, :, start:start + 4]))
+    (root / "broken.mp4").write_text("not a video")
+    return root
+
+
+def manifest(out_dir):
+    with open(out_dir / "manifest.csv", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def test_ray_gives_the_single_process_outputs_and_a_rerun_does_nothing(cluster, folder, tmp_path, capsys):
+    good = sorted(str(p) for p in folder.glob("*.npy"))
+    assert main(["predict", *good, "--npz", str(tmp_path / "one.npz"), "--csv", str(tmp_path / "one.csv")]) == 0
+    job, new = FolderJob(tmp_path / "out"), []
+    rows = run_folder([folder], job, "ray", jobs=2, on_row=new.append)
+    assemble(rows, job.out_dir, tmp_path / "ray.csv", tmp_path / "ray.npz")
+
+    assert [(r["clip"], r["status"]) for r in rows] == [("", FAILED)] + [(f"clip{i:02d}", DONE) for i in range(CLIPS)]
+    assert "broken.mp4: cannot be played as a video" in rows[0]["error"]
+    assert len(new) == CLIPS + 1 and list(manifest(job.out_dir)[0]) == COLUMNS
+    assert [r["clip"] for r in manifest(job.out_dir)] == [r["clip"] for r in rows]
+    assert all(int(r["frames"]) == 4 for r in rows[1:])
+    single, on_ray = read_masks_npz(tmp_path / "one.npz"), read_masks_npz(tmp_path / "ray.npz")
+    assert single.keys() == on_ray.keys() and any(mask.any() for mask in single.values())
+    for name in single:
+        np.testing.assert_array_equal(on_ray[name], single[name])
+    assert (tmp_path / "ray.csv").read_text() == (tmp_path / "one.csv").read_text()
+    assert {p.name for p in job.out_dir.glob("clip00*")} == {"clip00.npz", "clip00.mp4", "clip00.gif",
+                                                             "clip00_frames.csv"}
+
+    written = {p.name: p.stat().st_mtime_ns for p in job.out_dir.iterdir() if p.name != "manifest.csv"}
+    before, again = manifest(job.out_dir), []
+    run_folder([folder], job, "ray", jobs=2, on_row=again.append)
+    assert [r["status"] for r in again] == [FAILED]       # only the corrupt file is tried again
+    without_worker = lambda rows: [{k: v for k, v in r.items() if k != "worker"} for r in rows]  # noqa: E731
+    assert without_worker(manifest(job.out_dir)) == without_worker(before)
+    assert {p.name: p.stat().st_mtime_ns for p in job.out_dir.iterdir() if p.name != "manifest.csv"} == written
+
+def test_without_an_output_folder_the_engine_is_refused(folder, capsys):
+    assert main(["predict", str(folder), "--engine", "ray"]) == 2
+    assert "give --overlay-dir" in capsys.readouterr().err
