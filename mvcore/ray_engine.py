@@ -78,7 +78,8 @@ def run_ray(job: FolderJob, files: list[tuple[str, str]], workers: int, address:
     dataset = (ray.data.from_items([{"file": file, "kind": kind} for file, kind in files],
                                    override_num_blocks=len(files))
                .flat_map(decoded_rows, fn_kwargs={"axis": job.axis}, num_cpus=CPUS_PER_TASK)
-               .map_batches(SegmentClips, fn_constructor_args=(job,), batch_size=1, concurrency=workers,
+               .map_batches(SegmentClips, fn_constructor_args=(job,), batch_size=1,
+                            compute=ray.data.ActorPoolStrategy(size=workers),
                             num_gpus=gpus, num_cpus=CPUS_PER_TASK, batch_format="numpy"))
     for row in dataset.iter_rows():
         on_row({key: value.item() if hasattr(value, "item") else value for key, value in row.items()})

@@ -143,6 +143,7 @@ print(json.dumps({"curves": curves, "replicas": replicas}))
 """
 
 
+@pytest.mark.long
 @pytest.mark.parametrize("backend, env", [
     # XLA's least optimised CPU code compiles in a third of the time; the sums it runs are the same
     ("jax", {"JAX_NUM_CPU_DEVICES": "2", "JAX_PLATFORMS": "cpu", "XLA_FLAGS": "--xla_backend_optimization_level=0"}),

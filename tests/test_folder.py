@@ -51,6 +51,7 @@ def test_the_manifest_ends_in_input_order(tmp_path):
     assert [r["clip"] for r in rows] == ["a", "b", "c"] == [r["clip"] for r in read_manifest(tmp_path)]
 
 
+@pytest.mark.long
 def test_a_local_pool_of_two_processes_gives_one_process_masks(tmp_path, train_pickle):
     from mvcore.data import load_aml, read_array
 
