@@ -3,10 +3,10 @@ mvcore that imports ray (an optional extra: `pip install .[ray]`).
 
 The files are listed into a dataset; each is decoded in a CPU task (`flat_map`), and its clips go
 through an actor pool (`map_batches` with `SegmentClips`, which loads the model once per actor,
-one GPU each where the cluster has GPUs) that writes every clip's outputs (mvcore.folder). The
-manifest rows stream back to the driver as clips finish. Ray restarts a dead actor and retries its
-clip (Ray Data's defaults for actor pools), and outputs are written atomically, so a worker lost
-midway loses and duplicates nothing.
+one GPU each where the cluster has GPUs, a share of one where `--jobs` exceeds them) that writes
+every clip's outputs (mvcore.folder). The manifest rows stream back to the driver as clips finish.
+Ray restarts a dead actor and retries its clip (Ray Data's defaults for actor pools), and outputs
+are written atomically, so a worker lost midway loses and duplicates nothing.
 
 `ray.init()` starts a cluster on this machine; `--address auto` (or `ray://HOST:10001`) joins one
 started with `ray start --head` and `ray start --address=HEAD:6379` on each other node.
@@ -70,11 +70,17 @@ class SegmentClips:
         return {key: np.array([row[key] for row in rows]) for key in COLUMNS}
 
 
+def gpus_per_actor(gpus: float, workers: int) -> float:
+    """One GPU per actor, or a share of one where there are more actors than GPUs (the CPU parts of
+    a clip take far longer than its network: BENCHMARKS.md); 0 without GPUs."""
+    return min(1.0, gpus / workers) if gpus else 0
+
+
 def run_ray(job: FolderJob, files: list[tuple[str, str]], workers: int, address: str | None,
             on_row: Callable[[Row], None]) -> None:
     """Segment the clips of `files` with `workers` actors on Ray; `on_row(manifest row)` as each is done."""
     ray = connect(address)
-    gpus = 1 if ray.cluster_resources().get("GPU", 0) else 0
+    gpus = gpus_per_actor(ray.cluster_resources().get("GPU", 0), workers)
     dataset = (ray.data.from_items([{"file": file, "kind": kind} for file, kind in files],
                                    override_num_blocks=len(files))
                .flat_map(decoded_rows, fn_kwargs={"axis": job.axis}, num_cpus=CPUS_PER_TASK)

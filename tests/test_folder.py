@@ -2,6 +2,8 @@
 as complete, the manifest in input order, and the local pool of 2 processes giving the masks of
 one process."""
 
+import sys
+
 import numpy as np
 import pytest
 
@@ -65,3 +67,13 @@ def test_a_local_pool_of_two_processes_gives_one_process_masks(tmp_path, train_p
     for i in range(3):
         expected = segmenter.segment(read_array(tmp_path / f"c{i}.npy")).mask
         np.testing.assert_array_equal(read_masks_npz(mask_path(job.out_dir, f"c{i}"))[f"c{i}"], expected)
+
+
+def test_without_ray_the_ray_engine_says_how_to_install_it(tmp_path, monkeypatch, capsys):
+    from mvcore.cli import main
+
+    monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` now fails as where it is not installed
+    np.save(tmp_path / "c.npy", np.zeros((16, 16, 2), np.uint8))
+    assert main(["predict", str(tmp_path / "c.npy"), "--engine", "ray", "--overlay-dir", str(tmp_path / "o")]) == 2
+    assert "--engine ray needs Ray Data: pip install '.[ray]'" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()

@@ -12,6 +12,7 @@ from mvcore.cli import main
 from mvcore.data import load_aml
 from mvcore.export import read_masks_npz
 from mvcore.folder import COLUMNS, DONE, FAILED, FolderJob, assemble, run_folder
+from mvcore.ray_engine import gpus_per_actor
 
 ray = pytest.importorskip("ray")
 CLIPS = 11
@@ -76,3 +77,8 @@ def test_ray_gives_the_single_process_outputs_and_a_rerun_does_nothing(cluster, 
 def test_without_an_output_folder_the_engine_is_refused(tmp_path, capsys):
     assert main(["predict", str(tmp_path), "--engine", "ray"]) == 2
     assert "give --overlay-dir" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("gpus, workers, share", [(0, 2, 0), (8, 8, 1.0), (8, 2, 1.0), (8, 32, 0.25), (1, 3, 1 / 3)])
+def test_each_actor_gets_a_gpu_or_its_share_of_one(gpus, workers, share):
+    assert gpus_per_actor(gpus, workers) == pytest.approx(share)
