@@ -123,7 +123,8 @@ def jax_placement(devices: int | str, cluster: Cluster) -> Placement:
     count = chosen_count(devices, len(found), "jax")
     if count == 1:
         return Placement("jax", kind=device_kind("jax"), cluster=cluster)
-    engine = keras.distribution.DataParallel(devices=found[:count])
+    # each process feeds its own share of every batch (process_share), not a tf.data set Keras would cut
+    engine = keras.distribution.DataParallel(devices=found[:count], auto_shard_dataset=False)
     return Placement("jax", count, device_kind("jax"), DATA_PARALLEL, cluster, engine)
 
 
@@ -178,11 +179,14 @@ def shard_ready(x: np.ndarray, y: np.ndarray, placement: Placement) -> tuple[np.
 
 def process_share(x: np.ndarray, batch_size: int, cluster: Cluster) -> tuple[np.ndarray, int]:
     """(this process's rows of `x`, its batch size): each process feeds its 1 / K of every global
-    batch of `batch_size` (whole batches only), as JAX assembles the global batch from the processes'
-    in order. Unchanged with one process."""
+    batch of `batch_size`, as JAX assembles the global batch from the processes' in order; a last,
+    shorter batch is split alike where it splits evenly, else left out. Unchanged with one process."""
     if not cluster.is_multi_process:
         return x, batch_size
-    share = batch_size // cluster.num_processes
+    k, share = cluster.num_processes, batch_size // cluster.num_processes
     whole = len(x) - len(x) % batch_size
-    rows = np.arange(whole).reshape(-1, cluster.num_processes, share)[:, cluster.process_id].ravel()
+    rows = np.arange(whole).reshape(-1, k, share)[:, cluster.process_id].ravel()
+    rest = len(x) - whole
+    if rest and rest % k == 0:
+        rows = np.concatenate([rows, whole + np.arange(rest).reshape(k, rest // k)[cluster.process_id]])
     return x[rows], share

@@ -4,6 +4,7 @@ process feeds, what the run records, and (in subprocesses, on 2 virtual CPU devi
 
 import json
 import os
+import socket
 import subprocess
 import sys
 
@@ -62,7 +63,8 @@ def test_examples_are_cut_to_whole_shards(n, count, kept):
     (8, 4, 1, 0, list(range(8)), 4),
     (8, 4, 2, 0, [0, 1, 4, 5], 2),
     (8, 4, 2, 1, [2, 3, 6, 7], 2),
-    (10, 4, 2, 1, [2, 3, 6, 7], 2),            # the last, partial global batch is left out
+    (10, 4, 2, 1, [2, 3, 6, 7, 9], 2),         # the last, shorter batch split too
+    (9, 4, 2, 1, [2, 3, 6, 7], 2),             # ... unless it does not split evenly
     (8, 8, 4, 3, [6, 7], 2),
 ])
 def test_each_process_feeds_its_share_of_every_global_batch(n, batch, processes, process, rows, share):
@@ -105,35 +107,38 @@ def test_train_refuses_device_settings_that_cannot_work(train_pickle, tmp_path, 
 
 # A tiny fit on 1 device, then on 2 with the same global batch and starting weights, in one process
 # whose framework sees 2 virtual CPU devices: the loss curves and each device's copy of the weights.
+# Given a process index and a port, the fit runs instead on every device of a 2-process JAX cluster
+# on this machine (one CPU device each): `train --coordinator ... --num-processes 2 --process-id I`.
 FIT_ON_DEVICES = r"""
 import json, sys
 import numpy as np
-if sys.argv[1] == "tensorflow":
+backend = sys.argv[1]
+if backend == "tensorflow":
     import tensorflow as tf
     cpu = tf.config.list_physical_devices("CPU")[0]
     tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-import keras
 from mvcore.batches import LocatorBatches
-from mvcore.distribute import place
+from mvcore.distribute import Cluster, place
 from mvcore.fit import Stage, fit_stage
 from mvcore.train import new_network
 
+cluster = Cluster(f"localhost:{sys.argv[3]}", 2, int(sys.argv[2])) if len(sys.argv) > 2 else Cluster()
 rng = np.random.default_rng(0)
 x = rng.random((14, 16, 16, 1), dtype=np.float32)
 y = (rng.random((14, 16, 16, 1)) > 0.7).astype(np.float32)
-start = None
 curves, replicas = {}, {}
-for count in (1, 2):
-    placement = place(count)
+for count in ("all",) if cluster.is_multi_process else (1, 2):
+    placement = place(count, cluster)
     model = new_network(placement, size=16, channels=1, base=4, depth=1)
-    start = start or model.get_weights()
-    model.set_weights(start)
+    draw = np.random.default_rng(1)  # the same starting weights in every run and process
+    model.set_weights([draw.normal(0, 0.3, v.shape).astype("float32") if len(v.shape) > 1
+                       else np.ones(v.shape, "float32") for v in model.weights])
     history = []
     fit_stage(model, LocatorBatches(x[:8], y[:8], 4, augment=False), LocatorBatches(x[8:], y[8:], 4, augment=False),
               Stage("s", 2, 1e-2, "iou_bce"), lambda event: None, history, placement)
     curves[count] = [[row["loss"], row["val_loss"]] for row in history]
     kernel = model.trainable_weights[0]
-    if sys.argv[1] == "jax":
+    if backend == "jax":
         copies = [np.asarray(shard.data) for shard in kernel.value.addressable_shards]
     else:
         copies = [np.asarray(v) for v in getattr(kernel.value, "values", [kernel.value])]
@@ -141,22 +146,43 @@ for count in (1, 2):
                        "placement": placement.describe()}
 print(json.dumps({"curves": curves, "replicas": replicas}))
 """
+# XLA's least optimised CPU code compiles in a third of the time; the sums it runs are the same
+JAX_ENV = {"JAX_PLATFORMS": "cpu", "XLA_FLAGS": "--xla_backend_optimization_level=0"}
+
+
+def start_fit(backend: str, devices: int, *cluster_args: str) -> subprocess.Popen:
+    """FIT_ON_DEVICES in a new process whose framework sees `devices` CPU devices."""
+    environ = dict(os.environ, KERAS_BACKEND=backend, PYTHONPATH=REPO, TF_CPP_MIN_LOG_LEVEL="3",
+                   JAX_NUM_CPU_DEVICES=str(devices), **(JAX_ENV if backend == "jax" else {}))
+    return subprocess.Popen([sys.executable, "-c", FIT_ON_DEVICES, backend, *cluster_args], env=environ, cwd=REPO,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def fit_result(process: subprocess.Popen) -> dict:
+    out, err = process.communicate(timeout=300)
+    assert process.returncode == 0, err[-3000:]
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("localhost", 0))
+        return s.getsockname()[1]
 
 
 @pytest.mark.long
-@pytest.mark.parametrize("backend, env", [
-    # XLA's least optimised CPU code compiles in a third of the time; the sums it runs are the same
-    ("jax", {"JAX_NUM_CPU_DEVICES": "2", "JAX_PLATFORMS": "cpu", "XLA_FLAGS": "--xla_backend_optimization_level=0"}),
-    ("tensorflow", {}),
-])
-def test_two_devices_give_one_devices_loss_curve_and_replicated_weights(backend, env):
-    environ = dict(os.environ, KERAS_BACKEND=backend, PYTHONPATH=REPO, TF_CPP_MIN_LOG_LEVEL="3", **env)
-    done = subprocess.run([sys.executable, "-c", FIT_ON_DEVICES, backend], env=environ, capture_output=True,
-                          text=True, timeout=300, cwd=REPO)
-    assert done.returncode == 0, done.stderr[-3000:]
-    result = json.loads(done.stdout.strip().splitlines()[-1])
+@pytest.mark.parametrize("backend", ["jax", "tensorflow"])
+def test_two_devices_give_one_devices_loss_curve_and_replicated_weights(backend):
+    """On JAX also across 2 processes of one device each, started at the same time as the first."""
+    port = str(free_port())
+    processes = [start_fit(backend, 2)] + ([start_fit("jax", 1, str(i), port) for i in (0, 1)]
+                                           if backend == "jax" else [])
+    result, *cluster = [fit_result(p) for p in processes]
     one, two = np.array(result["curves"]["1"]), np.array(result["curves"]["2"])
     assert one.shape == (2, 2) and np.isfinite(one).all()
     np.testing.assert_allclose(two, one, rtol=1e-4, atol=1e-5)
     assert result["replicas"]["2"]["placement"] == f"{backend} on 2 x CPU (data parallel)"
     assert result["replicas"]["2"]["copies"] == 2 and result["replicas"]["2"]["spread"] == 0.0
+    for process in cluster:
+        np.testing.assert_allclose(np.array(process["curves"]["all"]), one, rtol=1e-4, atol=1e-5)
+        assert process["replicas"]["all"]["placement"] == "jax on 2 x CPU (data parallel)"
