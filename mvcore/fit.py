@@ -19,7 +19,7 @@ import keras
 import numpy as np
 
 from .config import TrainConfig
-from .distribute import Placement, process_share, shard_ready
+from .distribute import Placement, place, process_share, shard_ready
 from .losses import LOSSES, hard_iou
 
 Event = dict
@@ -119,7 +119,7 @@ def fit_stage(model, train, val, stage: Stage, on_event: Callable[[Event], None]
     the stage's last step. `placement` (mvcore.distribute; default one device): the devices the
     model was built for, compiled and fitted in its scope, each epoch's examples cut to whole shards.
     """
-    placement = placement or Placement(keras.backend.backend())
+    placement = placement or place(1)
     rate = learning_rate(stage.lr, stage.schedule, stage.epochs * len(train))
     with placement.scope():
         model.compile(optimizer=keras.optimizers.Adam(rate), loss=LOSSES[stage.loss], metrics=[hard_iou])

@@ -25,7 +25,7 @@ from .batches import (Example, LocatorBatches, SegmentationBatches, box_roi, cli
                       collect_locator_examples, frame_examples, unlabelled_frames)
 from .clip import Clip
 from .config import PredictConfig, TrainConfig
-from .distribute import Placement, check_batch
+from .distribute import Placement, check_batch, place
 from .errors import InputError
 from .fit import SCHEDULES, Event, Stage, fit_stage
 from .intensity import matching_table, reference_percentiles
@@ -70,7 +70,7 @@ def train_locator(config: TrainConfig, train: list[Clip], val: list[Clip], on_ev
                   placement: Placement | None = None):
     """Fit the box locator on every training clip (each frame of a clip shares its box), on the
     devices of `placement` (default: one)."""
-    placement = placement or Placement(keras.backend.backend())
+    placement = placement or place(1)
     x, y = collect_locator_examples(train, config.locator_size, config.locator_frames_per_clip)
     held_out = LocatorBatches(*collect_locator_examples(val, config.locator_size, 4), config.batch_size,
                               augment=False) if val else None
@@ -202,7 +202,7 @@ def train(clips: list[Clip], out_dir: Path, config: TrainConfig,
     config and the start event. Returns the metrics written to `metrics.json`.
     """
     out_dir = Path(out_dir)
-    placement = placement or Placement(keras.backend.backend())
+    placement = placement or place(1)
     labelled = clips_to_train(clips, out_dir, config)
     check_batch(config.batch_size, placement)
     started = time.time()
