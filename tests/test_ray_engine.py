@@ -11,7 +11,7 @@ import pytest
 from mvcore.cli import main
 from mvcore.data import load_aml
 from mvcore.export import read_masks_npz
-from mvcore.folder import COLUMNS, DONE, FAILED, FolderJob, assemble, run_folder
+from mvcore.folder import COLUMNS, DONE, FAILED
 from mvcore.ray_engine import gpus_per_actor
 
 ray = pytest.importorskip("ray")
@@ -45,34 +45,38 @@ def manifest(out_dir):
 
 
 @pytest.mark.long
-def test_ray_gives_the_single_process_outputs_and_a_rerun_does_nothing(cluster, folder, tmp_path):
+def test_ray_gives_the_single_process_outputs_and_a_rerun_does_nothing(cluster, folder, tmp_path, capsys):
     good = sorted(str(p) for p in folder.glob("*.npy"))
     assert main(["predict", *good, "--npz", str(tmp_path / "one.npz"), "--csv", str(tmp_path / "one.csv")]) == 0
-    job, new = FolderJob(tmp_path / "out"), []
-    rows = run_folder([folder], job, "ray", jobs=2, on_row=new.append)
-    assemble(rows, job.out_dir, tmp_path / "ray.csv", tmp_path / "ray.npz")
+    out = tmp_path / "out"
+    ray_run = ["predict", str(folder), "--engine", "ray", "--jobs", "2", "--overlay-dir", str(out),
+               "--npz", str(tmp_path / "ray.npz"), "--csv", str(tmp_path / "ray.csv")]
+    capsys.readouterr()
+    assert main(ray_run) == 0
+    assert f"{CLIPS} clips done, 1 failed, 0 complete before this run" in capsys.readouterr().out
 
+    rows = manifest(out)
+    assert list(rows[0]) == COLUMNS
     assert [(r["clip"], r["status"]) for r in rows] == [("", FAILED)] + [(f"clip{i:02d}", DONE) for i in range(CLIPS)]
     assert "broken.mp4: cannot be played as a video" in rows[0]["error"]
-    assert len(new) == CLIPS + 1 and list(manifest(job.out_dir)[0]) == COLUMNS
-    assert [r["clip"] for r in manifest(job.out_dir)] == [r["clip"] for r in rows]
-    assert all(int(r["frames"]) == 4 for r in rows[1:])
+    assert all(r["frames"] == "4" and float(r["seconds"]) > 0 for r in rows[1:])
     single, on_ray = read_masks_npz(tmp_path / "one.npz"), read_masks_npz(tmp_path / "ray.npz")
     assert single.keys() == on_ray.keys() and any(mask.any() for mask in single.values())
     for name in single:
         np.testing.assert_array_equal(on_ray[name], single[name])
     assert (tmp_path / "ray.csv").read_text() == (tmp_path / "one.csv").read_text()
-    assert {p.name for p in job.out_dir.glob("clip00*")} == {"clip00.npz", "clip00.mp4", "clip00.gif",
-                                                             "clip00_frames.csv"}
+    assert {p.name for p in out.glob("clip00*")} == {"clip00.npz", "clip00.mp4", "clip00.gif", "clip00_frames.csv"}
 
     # the corrupt file replaced by hand, a rerun has nothing left to do (a failed file is tried again:
     # tests/test_folder.py); it runs nothing and leaves every file as it was
-    written = {p.name: p.stat().st_mtime_ns for p in job.out_dir.iterdir() if p.name != "manifest.csv"}
-    before, again = manifest(job.out_dir)[1:], []
+    written = {p.name: p.stat().st_mtime_ns for p in out.iterdir() if p.name != "manifest.csv"}
     (folder / "broken.mp4").unlink()
-    run_folder([folder], job, "ray", jobs=2, on_row=again.append)
-    assert again == [] and manifest(job.out_dir) == before
-    assert {p.name: p.stat().st_mtime_ns for p in job.out_dir.iterdir() if p.name != "manifest.csv"} == written
+    assert main(ray_run) == 0
+    assert f"{CLIPS} clips done, 0 failed, {CLIPS} complete before this run" in capsys.readouterr().out
+    assert manifest(out) == rows[1:]
+    assert {p.name: p.stat().st_mtime_ns for p in out.iterdir() if p.name != "manifest.csv"} == written
+    assert (tmp_path / "ray.csv").read_text() == (tmp_path / "one.csv").read_text()
+
 
 def test_without_an_output_folder_the_engine_is_refused(tmp_path, capsys):
     assert main(["predict", str(tmp_path), "--engine", "ray"]) == 2
