@@ -44,6 +44,7 @@ def cmd_preview(args) -> None:
 def cmd_train(args) -> None:
     from .config import TrainConfig
     from .data import load_aml
+    from .distribute import place
     from .train import train
 
     config = TrainConfig.preset_config(
@@ -51,10 +52,23 @@ def cmd_train(args) -> None:
         crop_size=args.image_size, batch_size=args.batch_size, seed=args.seed, lr_stage1=args.lr_stage1,
         lr_stage2=args.lr_stage2, rehearsal=False if args.no_rehearsal else None,
         start="scratch" if args.from_scratch else None)
+    placement = place(args.devices, cluster_of(args))  # before any network is built
     clips = [clip for path in args.train for clip in load_aml(path)]
     on_event = print_event if not args.events else EventLog(args.events).with_echo(print_event)
-    metrics = train(clips, Path(args.out), config, on_event=on_event, init_dir=args.init)
+    metrics = train(clips, Path(args.out), config, on_event=on_event, init_dir=args.init, placement=placement)
     print(f"model written to {args.out} (threshold {metrics['threshold']}, {metrics['train_seconds']} s)")
+
+
+def cluster_of(args):
+    """The `mvcore.distribute.Cluster` of train's --coordinator, --num-processes and --process-id;
+    InputError where they do not fit together."""
+    from .distribute import Cluster
+
+    if args.num_processes > 1 and not args.coordinator:
+        raise InputError(f"--num-processes {args.num_processes}: give --coordinator HOST:PORT (process 0's) too")
+    if not 0 <= args.process_id < args.num_processes:
+        raise InputError(f"--process-id {args.process_id}: must be from 0 to {args.num_processes - 1}")
+    return Cluster(args.coordinator, args.num_processes, args.process_id)
 
 
 class EventLog:
@@ -104,6 +118,8 @@ def cmd_predict(args) -> None:
 
     if args.measure and not args.overlay_dir:
         raise InputError("--measure writes its tables beside the overlays: give --overlay-dir too")
+    if args.engine == "ray" or args.jobs > 1:
+        return predict_on_engine(args)
     clips = load_inputs(args.inputs, axis=args.axis)
     # outputs are keyed by clip name: two inputs with one name would overwrite each other
     refuse_duplicate_names([clip.name for clip in clips], "several inputs give clips named", "rename the files")
@@ -132,6 +148,41 @@ def cmd_predict(args) -> None:
     if args.npz:
         write_masks_npz(masks, args.npz)
         print(f"wrote {args.npz}")
+
+
+def predict_on_engine(args) -> None:
+    """`predict --engine ray` or `--jobs N`: every clip's outputs and manifest row written into
+    --overlay-dir as it is done (mvcore.folder), then the submission CSV and .npz assembled."""
+    from .config import PredictConfig
+    from .folder import DONE, FolderJob, assemble, check_unique_clips, run_folder
+
+    if not args.overlay_dir:
+        raise InputError(f"--engine {args.engine} --jobs {args.jobs} writes every clip's outputs and manifest.csv "
+                         "as it is done: give --overlay-dir")
+    if args.measure:
+        raise InputError("--measure runs on the default engine: drop --engine ray and --jobs")
+    if args.engine == "ray":
+        from .ray_engine import import_ray
+
+        import_ray()
+    job = FolderJob(Path(args.overlay_dir), args.model, PredictConfig(threshold=args.threshold, runtime=args.runtime),
+                    args.style, args.axis)
+    new = []
+
+    def report(row):
+        new.append(row)
+        detail = f"{row['frames']} frames in {float(row['seconds']):.2f} s" if row["status"] == DONE else row["error"]
+        print(f"{row['clip'] or row['file']}: {row['status']}, {detail}", flush=True)
+
+    rows = run_folder(args.inputs, job, args.engine, args.jobs, args.address, on_row=report)
+    check_unique_clips(rows)
+    assemble(rows, job.out_dir, args.csv, args.npz)
+    failed = sum(row["status"] != DONE for row in rows)
+    print(f"{len(rows) - failed} clips done, {failed} failed, {len(rows) - len(new)} complete before this run "
+          f"and skipped; manifest {job.out_dir / 'manifest.csv'}")
+    for path in (args.csv, args.npz):
+        if path:
+            print(f"wrote {path}")
 
 
 def measure_and_report(clip, result, args, summaries: list[dict]):
@@ -176,6 +227,15 @@ def at_least_one(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"{text}: must be 1 or more")
     return value
+
+
+def devices_arg(text: str) -> int | str:
+    """argparse type of --devices: a count of 1 or more, or 'all'."""
+    if text == "all":
+        return text
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text}: give a number of devices (1 or more) or 'all'")
+    return int(text)
 
 
 def number(text: str) -> float:
@@ -246,6 +306,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="with --init: train on the given pickles alone, without the bundled synthetic set")
     p.add_argument("--fast", action="store_true", help="a tiny run (seconds), for tests")
     p.add_argument("--events", type=Path, help="also append every progress event as a JSON line to this file")
+    p.add_argument("--devices", type=devices_arg, default=1,
+                   help="data-parallel training on this many devices, or 'all' (jax or tensorflow backend); "
+                        "--batch-size is the global batch, a multiple of it")
+    p.add_argument("--coordinator", help="several hosts (jax): process 0's HOST:PORT, the same on every host")
+    p.add_argument("--num-processes", type=at_least_one, default=1, help="several hosts (jax): how many processes")
+    p.add_argument("--process-id", type=int, default=0, help="several hosts (jax): this one's, 0 to K - 1")
     p.set_defaults(run=cmd_train)
 
     p = sub.add_parser("predict", help="segment every frame of videos, DICOM, arrays or an AML test.pkl")
@@ -264,6 +330,12 @@ def build_parser() -> argparse.ArgumentParser:
                         "columns in NAME_frames.csv, NAME_cycles.csv, NAME_summary.json and measurements.csv")
     p.add_argument("--mm-per-pixel", type=positive,
                    help="pixel size in mm for --measure (default: the DICOM file's, else lengths in pixels)")
+    p.add_argument("--engine", default="local", choices=["local", "ray"],
+                   help="ray: clips decoded and segmented on Ray Data (pip install '.[ray]'), outputs and "
+                        "manifest.csv in --overlay-dir clip by clip, complete clips skipped on a rerun")
+    p.add_argument("--jobs", type=at_least_one, default=1,
+                   help="clips segmented at once: processes (local) or Ray actors; above 1 locally, as --engine ray")
+    p.add_argument("--address", help="ray: the cluster to join ('auto', or ray://HOST:10001; default: start one here)")
     p.set_defaults(run=cmd_predict)
 
     p = sub.add_parser("evaluate", help="IoU per frame and video and the AML score of predictions")
@@ -272,16 +344,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=cmd_evaluate)
 
     p = sub.add_parser("bench", help="benchmarks that print figures: accuracy, speed, ideas, stress, measure, real, "
-                                     "corrections, click, load")
+                                     "corrections, click, load, scale")
     p.add_argument("what", choices=["accuracy", "speed", "ideas", "stress", "measure", "real", "corrections", "click",
-                                    "load"])
+                                    "load", "scale"])
     p.add_argument("variants", nargs="*",
                    help="ideas, stress: NAME=PRESET[:FIELD=VALUE,...], e.g. wide=default:base_filters=24")
     p.add_argument("--seeds", type=int, nargs="+", default=[1, 2])
     p.add_argument("--scale", type=float, nargs="+", default=[0.5])
     p.add_argument("--runs", type=at_least_one, default=1,
                    help="trainings per recipe and set (training seeds 0, 1, ...)")
-    p.add_argument("--jobs", type=at_least_one, default=1, help="ideas: variants trained at the same time")
+    p.add_argument("--jobs", type=at_least_one,
+                   help="ideas: variants trained at the same time (default 1); scale: workers of each engine (2)")
+    p.add_argument("--clips", type=at_least_one, default=200, help="scale: clips in the folder")
+    p.add_argument("--kill", action="store_true",
+                   help="scale: also run Ray with one worker killed midway; no clip may be lost or duplicated")
     p.add_argument("--work", type=Path, default=Path("bench-work"), help="folder for generated data and models")
     p.add_argument("--model", type=Path, help="real, measure: the model folder to score, corrections: to fine-tune "
                                               "(default: the bundled model)")

@@ -45,6 +45,8 @@ class TrainConfig:
     threshold: float | None = None     # None: chosen on the validation videos
     val_fraction: float = 0.15
     seed: int = 0
+    devices: int = 1                   # devices trained on, every process's (set by mvcore.distribute's placement)
+    strategy: str = "single device"    # or 'data parallel': each device a share of every batch (mvcore.distribute)
 
     @classmethod
     def preset_config(cls, name: str, fast: bool = False, **overrides) -> "TrainConfig":

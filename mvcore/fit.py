@@ -19,6 +19,7 @@ import keras
 import numpy as np
 
 from .config import TrainConfig
+from .distribute import Placement, place, process_share, shard_ready
 from .losses import LOSSES, hard_iou
 
 Event = dict
@@ -109,26 +110,39 @@ def drawn(batches: keras.utils.PyDataset) -> tuple[np.ndarray, np.ndarray]:
     return np.concatenate([x for x, _ in pairs]), np.concatenate([y for _, y in pairs])
 
 
-def fit_stage(model, train, val, stage: Stage, on_event: Callable[[Event], None], history: list) -> None:
+def fit_stage(model, train, val, stage: Stage, on_event: Callable[[Event], None], history: list,
+              placement: Placement | None = None) -> None:
     """Compile `model` with Adam as `stage` says and fit it on the batches `train` (a PyDataset with
     a `batch_size`), validating on the batches `val` (None: no validation) and reporting each epoch.
 
     The schedule 'constant' keeps the learning rate; 'cosine' lowers it along a half cosine to 0 at
-    the stage's last step.
+    the stage's last step. `placement` (mvcore.distribute; default one device): the devices the
+    model was built for, compiled and fitted in its scope, each epoch's examples cut to whole shards.
     """
+    placement = placement or place(1)
     rate = learning_rate(stage.lr, stage.schedule, stage.epochs * len(train))
-    model.compile(optimizer=keras.optimizers.Adam(rate), loss=LOSSES[stage.loss], metrics=[hard_iou])
-    # Adam's slots made now: made inside the first step instead, they cost TensorFlow a second
-    # trace of the training step (about 3 s of a stage's fixed 10 s on 2 cores)
-    model.optimizer.build(model.trainable_variables)
+    with placement.scope():
+        model.compile(optimizer=keras.optimizers.Adam(rate), loss=LOSSES[stage.loss], metrics=[hard_iou])
+        # Adam's slots made now: made inside the first step instead, they cost TensorFlow a second
+        # trace of the training step (about 3 s of a stage's fixed 10 s on 2 cores)
+        model.optimizer.build(model.trainable_variables)
     on_event({"kind": "stage", "stage": stage.name, "epochs": stage.epochs})
     average = WeightAverage() if stage.ema else None
     callbacks = [EpochReporter(stage.name, stage.epochs, on_event, history)] + ([average] if average else [])
-    validation = drawn(val) if val is not None else None
+    validation = placed(drawn(val), val.batch_size, placement)[:2] if val is not None else None
     for epoch in range(stage.epochs):
-        x, y = drawn(train)
-        model.fit(x, y, batch_size=train.batch_size, shuffle=False, validation_data=validation,
-                  initial_epoch=epoch, epochs=epoch + 1, verbose=0, callbacks=callbacks)
+        x, y, batch_size = placed(drawn(train), train.batch_size, placement)
+        with placement.scope():
+            model.fit(x, y, batch_size=batch_size, shuffle=False, validation_data=validation,
+                      initial_epoch=epoch, epochs=epoch + 1, verbose=0, callbacks=callbacks)
         train.on_epoch_end()
     if average:
         average.apply(model)
+
+
+def placed(xy: tuple[np.ndarray, np.ndarray], batch_size: int, placement: Placement):
+    """(x, y, batch size) as this process feeds them to `placement`'s devices: whole shards, and its
+    share of each global batch where several processes train together (mvcore.distribute)."""
+    x, y = shard_ready(*xy, placement)
+    x_share, share = process_share(x, batch_size, placement.cluster)
+    return x_share, process_share(y, batch_size, placement.cluster)[0], share

@@ -53,8 +53,14 @@ def write_model_dir(out_dir: Path, model, locator, config: TrainConfig, metrics:
 
 
 def weights_only_copy(model):
-    """The same network and weights without optimizer state: a third of the file size."""
-    copy = keras.Model.from_config(model.get_config())
+    """The same network and weights without optimizer state (a third of the file size), its batch
+    norms unsynchronised: synchronised ones (a training on several TensorFlow devices,
+    mvcore.distribute) would load on TensorFlow only, and predict alike."""
+    config = model.get_config()
+    for layer in config["layers"]:
+        if "synchronized" in layer["config"]:
+            layer["config"]["synchronized"] = False
+    copy = keras.Model.from_config(config)
     copy.set_weights(model.get_weights())
     return copy
 

@@ -25,6 +25,7 @@ from .batches import (Example, LocatorBatches, SegmentationBatches, box_roi, cli
                       collect_locator_examples, frame_examples, unlabelled_frames)
 from .clip import Clip
 from .config import PredictConfig, TrainConfig, load_train_config
+from .distribute import Placement, check_batch, place
 from .errors import InputError
 from .fit import SCHEDULES, Event, Stage, fit_stage
 from .intensity import matching_table, reference_percentiles
@@ -69,16 +70,36 @@ def check_recipe(config: TrainConfig) -> None:
         raise InputError(f"unknown start '{config.start}' (known: {', '.join(STARTS)})")
 
 
-def train_locator(config: TrainConfig, train: list[Clip], val: list[Clip], on_event, history, start=None):
-    """Fit the box locator on every training clip (each frame of a clip shares its box), from the
-    network `start` where given (else from random weights)."""
+def train_locator(config: TrainConfig, train: list[Clip], val: list[Clip], on_event, history,
+                  placement: Placement | None = None, start=None):
+    """Fit the box locator on every training clip (each frame of a clip shares its box), on the
+    devices of `placement` (default: one), from the network `start` where given (else from random
+    weights)."""
+    placement = placement or place(1)
     x, y = collect_locator_examples(train, config.locator_size, config.locator_frames_per_clip)
     held_out = LocatorBatches(*collect_locator_examples(val, config.locator_size, 4), config.batch_size,
                               augment=False) if val else None
-    locator = start or create_model("unet", size=config.locator_size, channels=2, base=8, depth=3, name="locator")
+    locator = start or locator_network(config, placement)
     fit_stage(locator, LocatorBatches(x, y, config.batch_size, augment=True, seed=config.seed),
-              held_out, Stage.of(config, "locator"), on_event, history)
+              held_out, Stage.of(config, "locator"), on_event, history, placement)
     return locator
+
+
+def new_network(placement: Placement, **unet):
+    """A new U-Net (`mvcore.model.build_unet`'s arguments) built for the devices of `placement`."""
+    with placement.scope():
+        return create_model("unet", synchronized=placement.sync_batchnorm, **unet)
+
+
+def locator_network(config: TrainConfig, placement: Placement):
+    """A new box locator of the recipe's shape, for the devices of `placement`."""
+    return new_network(placement, size=config.locator_size, channels=2, base=8, depth=3, name="locator")
+
+
+def segmenter_network(config: TrainConfig, placement: Placement):
+    """A new segmenter of the recipe's shape, for the devices of `placement`."""
+    return new_network(placement, size=config.crop_size, channels=len(config.offsets), base=config.base_filters,
+                       depth=config.depth)
 
 
 def locator_hit_rate(locator, config: TrainConfig, clips: list[Clip], intensity: np.ndarray | None = None) -> float | None:
@@ -94,14 +115,14 @@ def locator_hit_rate(locator, config: TrainConfig, clips: list[Clip], intensity:
 
 
 def located_or_whole_frame(config: TrainConfig, train: list[Clip], val: list[Clip], on_event, history, metrics,
-                           intensity: np.ndarray | None = None, start=None):
+                           intensity: np.ndarray | None = None, placement: Placement | None = None, start=None):
     """(config, locator): a trained locator (from the network `start` where given), or none and the
     whole frame where it misses the valve on validation videos (hit rate under
     mvcore.quality.MIN_HIT_RATE), so the segmenter then trains on what it will see. The hit rate
     and any fallback go into `metrics['locator']`; `intensity`: the grey levels validation clips
-    are matched to, as in prediction."""
+    are matched to, as in prediction; `placement`: the devices it trains on."""
     locator = train_locator(config, [c for c in train if c.box is not None], [c for c in val if c.box is not None],
-                            on_event, history, start)
+                            on_event, history, placement, start)
     rate = locator_hit_rate(locator, config, val, intensity)
     metrics["locator"] = {"val_box_hit_rate": rate, "fallback": None}
     if rate is None or rate >= MIN_HIT_RATE:
@@ -189,16 +210,20 @@ def evaluate_stage(run: "Run", model, locator, stage: str) -> dict:
 
 
 def train(clips: list[Clip], out_dir: Path, config: TrainConfig,
-          on_event: Callable[[Event], None] = lambda e: None, init_dir: Path | None = None) -> dict:
+          on_event: Callable[[Event], None] = lambda e: None, init_dir: Path | None = None,
+          placement: Placement | None = None) -> dict:
     """Run the whole recipe on labelled `clips` and write the model folder `out_dir`.
 
     `init_dir`: start from that model folder's weights (fine-tuning) instead of from scratch.
-    Returns the metrics written to `metrics.json`.
+    `placement`: the devices to train on (mvcore.distribute.place; default one), recorded in the
+    config and the start event. Returns the metrics written to `metrics.json`.
     """
     out_dir = Path(out_dir)
+    placement = placement or place(1)
     labelled = clips_to_train(clips, out_dir, config)
+    check_batch(config.batch_size, placement)
     started = time.time()
-    run = start_run(labelled, config, on_event)
+    run = start_run(labelled, config, on_event, placement)
     model, locator = starting_networks(run, init_dir)  # the locator is trained here, when there is one to train
     examples = collect_examples(run.train_clips, run.config.offsets)
     if init_dir and run.config.rehearsal:
@@ -223,7 +248,8 @@ class Run:
     (whole frames) changed it; train_clips, val_clips: the split by video; history: one row per
     epoch of every stage; metrics: what `metrics.json` will hold; fallback_threshold: the
     threshold where no validation chooses one (the asked one, else the starting model's, else 0.5);
-    intensity: the grey levels clips are matched to (mvcore.intensity), or None.
+    intensity: the grey levels clips are matched to (mvcore.intensity), or None; placement: the
+    devices the networks are built and fitted for (mvcore.distribute).
     """
 
     config: TrainConfig
@@ -234,6 +260,7 @@ class Run:
     metrics: dict = field(default_factory=dict)
     fallback_threshold: float = 0.5
     intensity: np.ndarray | None = None
+    placement: Placement | None = None
 
     def segmenter(self, model, locator, threshold: float) -> Segmenter:
         """The pipeline as prediction will run it, on the networks being trained."""
@@ -251,15 +278,18 @@ def clips_to_train(clips: list[Clip], out_dir: Path, config: TrainConfig) -> lis
     return labelled
 
 
-def start_run(clips: list[Clip], config: TrainConfig, on_event: Callable[[Event], None]) -> Run:
-    """Seed every random generator from `config.seed`, split `clips` by video and announce the run."""
+def start_run(clips: list[Clip], config: TrainConfig, on_event: Callable[[Event], None], placement: Placement) -> Run:
+    """Seed every random generator from `config.seed`, split `clips` by video and announce the run
+    and its devices (`placement`, also recorded in the run's config)."""
+    config = dataclasses.replace(config, devices=placement.count, strategy=placement.strategy)
     keras.utils.set_random_seed(config.seed)
     train_clips, val_clips = split_by_video(clips, config.val_fraction, config.seed)
     on_event({"kind": "start", "train_videos": len(train_clips), "val_videos": len(val_clips),
-              "device": describe_device()})
+              "device": placement.describe(), **placement.record()})
     return Run(config, train_clips, val_clips, on_event,
                metrics={"train_videos": [c.name for c in train_clips], "recipe": dataclasses.asdict(config)},
-               intensity=reference_percentiles(c.video for c in train_clips) if config.match_intensity else None)
+               intensity=reference_percentiles(c.video for c in train_clips) if config.match_intensity else None,
+               placement=placement)
 
 
 def starting_networks(run: Run, init_dir: Path | None):
@@ -268,7 +298,8 @@ def starting_networks(run: Run, init_dir: Path | None):
     see `located_or_whole_frame`). Sets the run's config and fallback threshold to match."""
     if init_dir:
         # its Keras networks alone: no ONNX copy is exported into the folder (training leaves it as it was)
-        start = Segmenter.load(init_dir, PredictConfig(runtime="keras"))
+        with run.placement.scope():
+            start = Segmenter.load(init_dir, PredictConfig(runtime="keras"))
         run.config = dataclasses.replace(run.config, **{k: getattr(start.config, k) for k in ARCHITECTURE})
         run.fallback_threshold = run.config.threshold or start.threshold
         # a fine-tuning learns the user's own scanner as it is: no grey-level matching for the new model
@@ -278,11 +309,9 @@ def starting_networks(run: Run, init_dir: Path | None):
     model, locator = pretrained_networks(run)
     if run.config.locator_size:
         run.config, locator = located_or_whole_frame(run.config, run.train_clips, run.val_clips, run.on_event,
-                                                     run.history, run.metrics, run.intensity, locator)
-    config = run.config
-    model = model or create_model("unet", size=config.crop_size, channels=len(config.offsets),
-                                  base=config.base_filters, depth=config.depth)
-    return model, locator
+                                                     run.history, run.metrics, run.intensity, run.placement,
+                                                     locator)
+    return model or segmenter_network(run.config, run.placement), locator
 
 
 def pretrained_networks(run: Run):
@@ -302,7 +331,11 @@ def pretrained_networks(run: Run):
     start = Segmenter.load(BUNDLED_MODEL, PredictConfig(runtime="keras"))
     run.metrics["start"] = "bundled"
     run.on_event({"kind": "message", "text": f"starting from the bundled model's networks ({BUNDLED_MODEL})"})
-    return start.model, start.locator
+    # copied into networks built for the run's devices (their batch norms synchronised where several)
+    model, locator = segmenter_network(run.config, run.placement), locator_network(run.config, run.placement)
+    model.set_weights(start.model.get_weights())
+    locator.set_weights(start.locator.get_weights())
+    return model, locator
 
 
 def crop_settings(config: TrainConfig) -> dict:
@@ -332,7 +365,7 @@ def fit_segmenter(run: Run, model, locator, stage: str, examples: list[Example],
                                   expert_weight=config.expert_weight if first else 1.0, flip=config.flip,
                                   scanner_aug=config.scanner_aug, seed=config.seed if first else config.seed + 1,
                                   **crop_settings(config))
-    fit_stage(model, batches, val_batches, Stage.of(config, stage), run.on_event, run.history)
+    fit_stage(model, batches, val_batches, Stage.of(config, stage), run.on_event, run.history, run.placement)
     run.metrics[stage] = evaluate_stage(run, model, locator, stage)
 
 
@@ -375,28 +408,3 @@ def final_threshold(run: Run) -> float:
     run.metrics["threshold"] = last.get("threshold", run.fallback_threshold)
     run.metrics["val_iou"] = last.get("val_iou")
     return run.metrics["threshold"]
-
-
-def describe_device() -> str:
-    """The backend and the device training runs on, e.g. 'tensorflow on CPU' or 'jax on NVIDIA H100'."""
-    backend = keras.backend.backend()
-    try:
-        if backend == "tensorflow":
-            import tensorflow as tf
-
-            gpus = tf.config.list_physical_devices("GPU")
-            name = tf.config.experimental.get_device_details(gpus[0]).get("device_name", "GPU") if gpus else "CPU"
-        elif backend == "jax":
-            import jax
-
-            device = jax.devices()[0]
-            name = getattr(device, "device_kind", "CPU") if device.platform != "cpu" else "CPU"
-        elif backend == "torch":
-            import torch
-
-            name = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "CPU"
-        else:
-            name = "CPU"
-    except Exception:  # device discovery must never stop training
-        name = "unknown device"
-    return f"{backend} on {name}"

@@ -10,6 +10,7 @@ from mvcore.bench.accuracy import format_margin, trained_model
 from mvcore.bench.ideas import parse_variant
 from mvcore.bench.machine import cpu_model, header, usable_cores
 from mvcore.bench.real import REAL_DIR, FrameScore, marks_to_masks, read_marks, summary
+from mvcore.bench.scale import check_each_once
 from mvcore.bench.stress import STRESS, stress
 from mvcore.cli import main
 from mvcore.config import TrainConfig, load_train_config
@@ -201,3 +202,13 @@ def test_event_errors_match_each_true_event_to_the_nearest_of_its_kind(true_even
     from mvcore.bench.measure import event_errors
 
     assert event_errors(true_events, found, period_frames=20) == (errors, missed)
+
+
+@pytest.mark.parametrize("clips, statuses, verdict", [
+    (["a", "b", "c"], ["done"] * 3, "ok"),
+    (["a", "b"], ["done"] * 2, "1 lost, 0 duplicated, 0 failed"),
+    (["a", "b", "b", "c"], ["done"] * 4, "0 lost, 1 duplicated, 0 failed"),
+    (["a", "b", "c"], ["done", "failed", "done"], "0 lost, 0 duplicated, 1 failed"),
+])
+def test_the_scale_bench_counts_clips_lost_duplicated_or_failed(clips, statuses, verdict):
+    assert check_each_once([{"clip": c, "status": s} for c, s in zip(clips, statuses)], 3) == verdict

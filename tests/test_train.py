@@ -15,6 +15,7 @@ from conftest import made_once
 from mvcore.clip import Clip
 from mvcore.config import PredictConfig, TrainConfig
 from mvcore.data import load_aml, load_labels
+from mvcore.distribute import place
 from mvcore.errors import InputError
 from mvcore.fit import learning_rate
 from mvcore.metrics import video_iou
@@ -82,7 +83,7 @@ def test_an_unknown_loss_or_schedule_is_refused_before_training(tiny_set, tmp_pa
 ])
 def test_a_new_training_begins_from_the_bundled_networks_where_they_fit(bundled_model, start, fast, started_from):
     events = []
-    run = Run(TrainConfig.preset_config("default", fast=fast, start=start), [], [], events.append)
+    run = Run(TrainConfig.preset_config("default", fast=fast, start=start), [], [], events.append, placement=place(1))
     model, locator = pretrained_networks(run)
     assert run.metrics["start"] == started_from
     if started_from == "scratch":

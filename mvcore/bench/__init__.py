@@ -13,6 +13,8 @@
 - `click`: the real app in Chromium, click to overlay (`mvcore bench click`), or click
   "Fine-tune on my corrections" to the clip before and after (`--fine-tune`).
 - `load`: several Chromium sessions segmenting in the app at the same moment (`mvcore bench load`).
+- `scale`: a folder of 600 x 800 clips in one process, on `--jobs` local processes and on Ray
+  (`mvcore bench scale`), optionally with a Ray worker killed midway.
 - `machine`: the header each prints (CPU, cores, threads, library versions);
   `appserver`: the app on a local port for the browser benchmark and tests.
 """
@@ -40,7 +42,7 @@ def run(args) -> None:
         from .ideas import IDEAS_HEADER, ideas
 
         print(IDEAS_HEADER, flush=True)
-        ideas(args.variants, args.seeds, args.scale, work, args.jobs)
+        ideas(args.variants, args.seeds, args.scale, work, args.jobs or 1)
     elif args.what == "stress":
         from .stress import STRESS_HEADER, stress
 
@@ -71,6 +73,10 @@ def run(args) -> None:
         from .click import click_to_overlay
 
         click_to_overlay(args.runs, work)
+    elif args.what == "scale":
+        from .scale import scale
+
+        scale(args.clips, args.jobs or 2, work, kill=args.kill)
     elif args.what == "load":
         from .load import load
 

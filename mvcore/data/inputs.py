@@ -51,7 +51,7 @@ def _visible_files(folder: Path) -> list[Path]:
     return [p for p in sorted(folder.iterdir()) if p.is_file() and not p.name.startswith(".")]
 
 
-def _readable_files(path: Path) -> list[tuple[Path, str]]:
+def readable_files(path: Path) -> list[tuple[Path, str]]:
     """[(file, kind)]: the file itself, or a folder's readable files (sorted, not recursive), its
     images standing as one ('frames', the folder itself) after the others."""
     if path.is_dir():
@@ -72,7 +72,8 @@ def _readable_files(path: Path) -> list[tuple[Path, str]]:
     return [(path, kind)]
 
 
-def _read_file(path: Path, kind: str, axis: str) -> list[Clip]:
+def read_file(path: Path, kind: str, axis: str = "HWT") -> list[Clip]:
+    """The clips of one entry of `readable_files` (a `.npz` of several arrays laid out as `axis`)."""
     if kind == "aml":
         return load_aml(path)
     if kind == "video":
@@ -96,8 +97,8 @@ def load_inputs(paths, axis: str = "HWT") -> list[Clip]:
         paths = [paths]
     clips = []
     for path in map(Path, paths):
-        for file, kind in _readable_files(path):
-            clips.extend(_read_file(file, kind, axis))
+        for file, kind in readable_files(path):
+            clips.extend(read_file(file, kind, axis))
     if not clips:
         raise InputError("no input files were given")
     return clips

@@ -144,3 +144,10 @@ def test_progress_from_events(events, planned, expected):
 ])
 def test_settings_become_cli_options(settings, args):
     assert settings.args() == args
+
+
+@pytest.mark.parametrize("device", ["tensorflow on CPU", "jax on 2 x NVIDIA H200 (data parallel)"])
+def test_the_train_page_is_told_the_devices_of_the_start_event(device):
+    progress = jobs.summarise_events([{"kind": "start", "device": device, "devices": 2, "strategy": "data parallel"}],
+                                     {"stage1": 1})
+    assert progress.device == device
