@@ -67,8 +67,11 @@ data_col, settings_col = st.columns([1, 1], gap="large")
 with data_col:
     picked = pick_data("train", aml_only=True, labelled=True)
     models = storage.list_models()
-    start_from = st.selectbox("Start from", ["scratch (two stages)"] + [m.label for m in models],
-                              help="Fine-tuning keeps the model's locator and runs stage 2 only.")
+    fresh = {"the bundled model's networks (two stages)": False, "random weights (two stages)": True}
+    start_from = st.selectbox("Start from", [*fresh, *(m.label for m in models)],
+                              help="Two stages begin from the bundled model's networks where the image size "
+                                   "fits them (a small set learns faster from them), or from random weights. "
+                                   "Picking a model fine-tunes it: its locator is kept and stage 2 runs alone.")
     init = next((m.path for m in models if m.label == start_from), None)
     name = st.text_input("New model name", value=f"model-{time.strftime('%Y%m%d-%H%M')}",
                          help="Saved under workspace/models/NAME.")
@@ -87,7 +90,8 @@ with settings_col:
 
 if st.button("Start training", type="primary", disabled=picked is None):
     settings = jobs.TrainSettings(fast=True) if fast else jobs.TrainSettings(
-        epochs_stage1=int(epochs1), epochs_stage2=int(epochs2), image_size=int(size), lr_stage1=lr1, lr_stage2=lr2)
+        epochs_stage1=int(epochs1), epochs_stage2=int(epochs2), image_size=int(size), lr_stage1=lr1, lr_stage2=lr2,
+        from_scratch=fresh.get(start_from, False))
     try:
         job = jobs.start_training([picked[0]], name, settings, init=init)
     except jobs.JobBusy as err:

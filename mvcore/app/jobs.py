@@ -55,13 +55,14 @@ class TrainSettings:
     lr_stage1: float | None = None
     lr_stage2: float | None = None
     fast: bool = False
+    from_scratch: bool = False   # random starting weights instead of the bundled model's networks
 
     def args(self) -> list[str]:
         """Command-line options for `python -m mvcore train`."""
         options = {"--epochs-stage1": self.epochs_stage1, "--epochs-stage2": self.epochs_stage2,
                    "--image-size": self.image_size, "--lr-stage1": self.lr_stage1, "--lr-stage2": self.lr_stage2}
         args = [part for flag, value in options.items() if value is not None for part in (flag, str(value))]
-        return args + (["--fast"] if self.fast else [])
+        return args + (["--fast"] if self.fast else []) + (["--from-scratch"] if self.from_scratch else [])
 
     def planned_epochs(self, fine_tune: bool) -> dict[str, int]:
         """Epochs per stage the run is expected to do (fine-tuning reuses the locator and skips stage 1)."""

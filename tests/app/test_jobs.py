@@ -139,6 +139,7 @@ def test_progress_from_events(events, planned, expected):
 @pytest.mark.parametrize("settings, args", [
     (jobs.TrainSettings(), []),
     (jobs.TrainSettings(fast=True), ["--fast"]),
+    (jobs.TrainSettings(from_scratch=True), ["--from-scratch"]),
     (jobs.TrainSettings(epochs_stage1=3, image_size=96, lr_stage2=1e-4),
      ["--epochs-stage1", "3", "--image-size", "96", "--lr-stage2", "0.0001"]),
 ])
