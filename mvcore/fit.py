@@ -124,7 +124,7 @@ def fit_stage(model, train, val, stage: Stage, on_event: Callable[[Event], None]
     with placement.scope():
         model.compile(optimizer=keras.optimizers.Adam(rate), loss=LOSSES[stage.loss], metrics=[hard_iou])
         # Adam's slots made now: made inside the first step instead, they cost TensorFlow a second
-        # trace of the training step (about 3 s of a stage's fixed 10 s on 2 cores)
+        # trace of the training step, seconds of a stage's fixed cost on a CPU
         model.optimizer.build(model.trainable_variables)
     on_event({"kind": "stage", "stage": stage.name, "epochs": stage.epochs})
     average = WeightAverage() if stage.ema else None

@@ -304,6 +304,7 @@ def starting_networks(run: Run, init_dir: Path | None):
         run.fallback_threshold = run.config.threshold or start.threshold
         # a fine-tuning learns the user's own scanner as it is: no grey-level matching for the new model
         run.intensity = None
+        run.metrics["start"] = str(init_dir)
         return start.model, start.locator
     run.fallback_threshold = run.config.threshold or 0.5
     model, locator = pretrained_networks(run)

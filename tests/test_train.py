@@ -149,9 +149,10 @@ def test_fine_tuning_keeps_the_starting_models_shape(tiny_set, fast_model, tmp_p
     clips = load_aml(tiny_set / "train.pkl")
     first = Segmenter.load(fast_model).config
     asked = TrainConfig.preset_config("default", fast=True, crop_size=128, offsets=(-1, 0, 1), epochs_stage2=1)
-    train(clips, tmp_path / "tuned", asked, init_dir=fast_model)
+    metrics = train(clips, tmp_path / "tuned", asked, init_dir=fast_model)
     tuned = Segmenter.load(tmp_path / "tuned")
     assert (tuned.config.crop_size, tuned.config.offsets) == (first.crop_size, first.offsets)
+    assert metrics["start"] == str(fast_model)
     assert tuned.segment(clips[0]).mask.shape == clips[0].video.shape
 
 
