@@ -1,5 +1,6 @@
 """mvcore.app.corrections and the Segment page's editor (AppTest): corrected frames saved, listed,
-reopened, deleted and exported, found again for the same content, and a cancelled fine-tuning."""
+reopened, deleted and exported, found again for the same content and by a new session, and a
+cancelled fine-tuning."""
 
 import hashlib
 
@@ -102,6 +103,10 @@ def test_segment_page_saves_lists_exports_reopens_and_deletes_a_correction(ws, b
     [record] = load_aml(corrections.export_train_pickle(clip))
     assert record.frames == [3] and record.dataset == "expert"
     assert "Fine-tune on my corrections" in [b.label for b in at.button]
+
+    again = open_page("segment")  # a reload, or a restarted server: a new session on the same workspace
+    button(again, "Segment").click().run()
+    assert any(m.value == "**Corrected frames** (1)" for m in again.markdown), errors(again)
 
     button(at, "Reopen").click().run()
     assert any("Frame 3" in m.value and "your saved label" in m.value for m in at.markdown)
