@@ -112,7 +112,7 @@ def print_event(event: dict) -> None:
 def cmd_predict(args) -> None:
     from .config import PredictConfig
     from .data import load_inputs
-    from .data.aml import refuse_duplicate_names
+    from .data.inputs import refuse_shared_clip_names
     from .export import submission_csv_writer, write_clip_outputs, write_masks_npz
     from .predict import Segmenter, segment_clips
 
@@ -121,8 +121,7 @@ def cmd_predict(args) -> None:
     if args.engine == "ray" or args.jobs > 1:
         return predict_on_engine(args)
     clips = load_inputs(args.inputs, axis=args.axis)
-    # outputs are keyed by clip name: two inputs with one name would overwrite each other
-    refuse_duplicate_names([clip.name for clip in clips], "several inputs give clips named", "rename the files")
+    refuse_shared_clip_names([(clip.source, clip.name) for clip in clips])  # outputs are keyed by clip name
     segmenter = Segmenter.load(args.model, PredictConfig(threshold=args.threshold, runtime=args.runtime))
     masks, summaries = {}, []
     with contextlib.ExitStack() as outputs:
@@ -154,19 +153,17 @@ def predict_on_engine(args) -> None:
     """`predict --engine ray` or `--jobs N`: every clip's outputs and manifest row written into
     --overlay-dir as it is done (mvcore.folder), then the submission CSV and .npz assembled."""
     from .config import PredictConfig
-    from .folder import DONE, FolderJob, assemble, check_unique_clips, run_folder
+    from .folder import DONE, FolderJob, assemble, assemble_measurements, run_folder
 
     if not args.overlay_dir:
         raise InputError(f"--engine {args.engine} --jobs {args.jobs} writes every clip's outputs and manifest.csv "
                          "as it is done: give --overlay-dir")
-    if args.measure:
-        raise InputError("--measure runs on the default engine: drop --engine ray and --jobs")
     if args.engine == "ray":
         from .ray_engine import import_ray
 
         import_ray()
     job = FolderJob(Path(args.overlay_dir), args.model, PredictConfig(threshold=args.threshold, runtime=args.runtime),
-                    args.style, args.axis)
+                    args.style, args.axis, args.measure, args.mm_per_pixel)
     new = []
 
     def report(row):
@@ -175,12 +172,12 @@ def predict_on_engine(args) -> None:
         print(f"{row['clip'] or row['file']}: {row['status']}, {detail}", flush=True)
 
     rows = run_folder(args.inputs, job, args.engine, args.jobs, args.address, on_row=report)
-    check_unique_clips(rows)
     assemble(rows, job.out_dir, args.csv, args.npz)
+    measurements = assemble_measurements(rows, job.out_dir) if args.measure else None
     failed = sum(row["status"] != DONE for row in rows)
     print(f"{len(rows) - failed} clips done, {failed} failed, {len(rows) - len(new)} complete before this run "
           f"and skipped; manifest {job.out_dir / 'manifest.csv'}")
-    for path in (args.csv, args.npz):
+    for path in (measurements, args.csv, args.npz):
         if path:
             print(f"wrote {path}")
 
@@ -190,14 +187,14 @@ def measure_and_report(clip, result, args, summaries: list[dict]):
     written, one line printed, its summary appended to `summaries`); else None."""
     if not args.measure:
         return None
-    from .export import write_measure_files
-    from .measure import calibration_of, clip_summary, measure_clip
+    from .export import measure_and_write
+    from .measure import clip_summary
 
-    m = measure_clip(result.mask, clip.fps, calibration_of(clip.mm_per_px, args.mm_per_pixel), clip.name)
+    m, files = measure_and_write(clip, result, Path(args.overlay_dir), args.mm_per_pixel)
     summaries.append(clip_summary(m))
     print(f"  {m.calibration.source} calibration ({m.unit}): {len(m.cycles)} cycles, "
           f"heart rate {m.heart_rate_bpm:.0f} bpm, {len(m.events)} valve events")
-    for path in write_measure_files(m, Path(args.overlay_dir)):
+    for path in files:
         print(f"  wrote {path}")
     return m
 

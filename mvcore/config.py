@@ -86,6 +86,7 @@ class PredictConfig:
     threshold: float | None = None     # None: the model's own, chosen on validation
     batch_size: int = 32               # frames per network call
     runtime: str = "auto"              # 'auto' (ONNX Runtime where it can, else Keras), 'onnx' or 'keras'
+    onnx_threads: int = 0              # ONNX Runtime's threads per network call (0: its default, one per core)
 
 
 def save_config(config, path: Path) -> None:

@@ -298,6 +298,12 @@ class MeasureFiles(NamedTuple):
     cycles_csv: Path
     summary_json: Path
 
+    @classmethod
+    def in_folder(cls, name: str, folder: Path) -> "MeasureFiles":
+        """NAME_cycles.csv and NAME_summary.json in `folder`; NAME is the clip's name made safe as a file name."""
+        stem, folder = sanitise_name(name, "clip"), Path(folder)
+        return cls(folder / f"{stem}_cycles.csv", folder / f"{stem}_summary.json")
+
 
 def summary_document(measurement) -> dict:
     """The JSON summary of a `mvcore.measure.ClipMeasurement`: 'summary', 'events' [{frame, t_ms,
@@ -318,10 +324,26 @@ def write_measure_files(measurement, out_dir: Path) -> MeasureFiles:
 
     from .measure import cycle_columns, cycle_table
 
-    stem, out_dir = sanitise_name(measurement.name, "clip"), Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    files = MeasureFiles(out_dir / f"{stem}_cycles.csv", out_dir / f"{stem}_summary.json")
+    files = MeasureFiles.in_folder(measurement.name, out_dir)
+    Path(out_dir).mkdir(parents=True, exist_ok=True)
     write_table(cycle_table(measurement), files.cycles_csv, cycle_columns(measurement.unit))
     with atomic_path(files.summary_json) as tmp:
         tmp.write_text(json.dumps(summary_document(measurement), indent=1) + "\n")
     return files
+
+
+def measure_and_write(clip, result, out_dir: Path, mm_per_pixel: float | None = None):
+    """(the `mvcore.measure.ClipMeasurement` of a segmented clip, its `MeasureFiles` written into
+    `out_dir`). result: its `Segmentation`; lengths in mm from `mm_per_pixel`, else the clip's own
+    pixel size (DICOM), else in pixels."""
+    from .measure import calibration_of, measure_clip
+
+    measurement = measure_clip(result.mask, clip.fps, calibration_of(clip.mm_per_px, mm_per_pixel), clip.name)
+    return measurement, write_measure_files(measurement, out_dir)
+
+
+def read_clip_summary(path: Path) -> dict:
+    """The 'summary' of a NAME_summary.json (`summary_document`), a row of measurements.csv."""
+    import json
+
+    return json.loads(Path(path).read_text(encoding="utf-8"))["summary"]

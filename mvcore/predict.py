@@ -75,8 +75,9 @@ class Segmenter:
         metrics_path = folder / "metrics.json"
         chosen = json.loads(metrics_path.read_text()).get("threshold") if metrics_path.is_file() else None
         threshold = next(t for t in (predict.threshold, chosen, config.threshold, 0.5) if t is not None)
-        net = runner(model, folder / "model.keras", predict.runtime)
-        locator_net = runner(locator, folder / "locator.keras", predict.runtime) if locator is not None else None
+        net = runner(model, folder / "model.keras", predict.runtime, predict.onnx_threads)
+        locator_net = (runner(locator, folder / "locator.keras", predict.runtime, predict.onnx_threads)
+                       if locator is not None else None)
         return cls(model, locator, config, float(threshold), predict.batch_size, net, locator_net,
                    load_reference(folder / "intensity.json"))
 

@@ -3,8 +3,8 @@ mvcore that imports ray (an optional extra: `pip install .[ray]`).
 
 The files are listed into a dataset; each is decoded in a CPU task (`flat_map`), and its clips go
 through an actor pool (`map_batches` with `SegmentClips`, which loads the model once per actor,
-one GPU each where the cluster has GPUs, a share of one where `--jobs` exceeds them) that writes
-every clip's outputs (mvcore.folder). The manifest rows stream back to the driver as clips finish.
+one GPU each where the cluster has GPUs, a share of one where `--jobs` exceeds them, and its share
+of the cluster's cores for ONNX Runtime's threads) that writes every clip's outputs (mvcore.folder). The manifest rows stream back to the driver as clips finish.
 Ray restarts a dead actor and retries its clip (Ray Data's defaults for actor pools), and outputs
 are written atomically, so a worker lost midway loses and duplicates nothing.
 
@@ -21,7 +21,7 @@ from typing import Callable
 import numpy as np
 
 from .errors import InputError
-from .folder import COLUMNS, FolderJob, Row, decode, failed_row, load_segmenter, segment_and_write
+from .folder import COLUMNS, FolderJob, Row, decode, failed_row, load_segmenter, segment_and_write, sharing_cores
 
 CPUS_PER_TASK = 0.5  # decoding tasks and segmenting actors each: both fit beside each other on every core
 
@@ -80,7 +80,9 @@ def run_ray(job: FolderJob, files: list[tuple[str, str]], workers: int, address:
             on_row: Callable[[Row], None]) -> None:
     """Segment the clips of `files` with `workers` actors on Ray; `on_row(manifest row)` as each is done."""
     ray = connect(address)
-    gpus = gpus_per_actor(ray.cluster_resources().get("GPU", 0), workers)
+    resources = ray.cluster_resources()
+    gpus = gpus_per_actor(resources.get("GPU", 0), workers)
+    job = sharing_cores(job, resources.get("CPU", 1), workers)
     dataset = (ray.data.from_items([{"file": file, "kind": kind} for file, kind in files],
                                    override_num_blocks=len(files))
                .flat_map(decoded_rows, fn_kwargs={"axis": job.axis}, num_cpus=CPUS_PER_TASK)

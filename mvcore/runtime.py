@@ -8,6 +8,7 @@ the folder is loaded with ONNX Runtime installed, and again whenever the Keras f
 
 from __future__ import annotations
 
+import os
 import warnings
 from pathlib import Path
 
@@ -18,14 +19,24 @@ from .files import atomic_path
 RUNTIMES = ("auto", "onnx", "keras")
 
 
-class OnnxNet:
-    """An ONNX Runtime session with Keras' `predict_on_batch` call: float32 (N, ...) -> (N, ...)."""
+def usable_cores() -> int:
+    """Cores this process may run on (its affinity mask), not the host's count."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
-    def __init__(self, path: Path):
+
+class OnnxNet:
+    """An ONNX Runtime session with Keras' `predict_on_batch` call: float32 (N, ...) -> (N, ...).
+
+    threads: the session's intra-op threads (0: ONNX Runtime's default, one per physical core); a
+    share of the cores where several processes segment side by side (mvcore.folder)."""
+
+    def __init__(self, path: Path, threads: int = 0):
         import onnxruntime
 
         self.path = Path(path)
-        self.session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = threads
+        self.session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         self.input_name = self.session.get_inputs()[0].name
 
     def predict_on_batch(self, x: np.ndarray) -> np.ndarray:
@@ -50,26 +61,27 @@ def export_onnx(model, path: Path) -> Path:
     return Path(path)
 
 
-def onnx_net(model, keras_file: Path) -> OnnxNet | None:
-    """The ONNX Runtime copy of `model` (loaded from `keras_file`), exported beside it when missing
-    or older; None where ONNX Runtime or the exporter is missing or the folder cannot be written."""
+def onnx_net(model, keras_file: Path, threads: int = 0) -> OnnxNet | None:
+    """The ONNX Runtime copy of `model` (loaded from `keras_file`) on `threads` threads (0: its
+    default), exported beside it when missing or older; None where ONNX Runtime or the exporter is
+    missing or the folder cannot be written."""
     if not onnx_runtime_available():
         return None
     path = Path(keras_file).with_suffix(".onnx")
     try:
         if not path.is_file() or path.stat().st_mtime < Path(keras_file).stat().st_mtime:
             export_onnx(model, path)
-        return OnnxNet(path)
+        return OnnxNet(path, threads)
     except Exception:  # exporting must never stop prediction: Keras runs the model instead
         return None
 
 
-def runner(model, keras_file: Path, runtime: str):
-    """What runs `model` for prediction: an `OnnxNet` for 'onnx' (or 'auto' where one can be had),
-    else the Keras model itself. `runtime`: one of RUNTIMES."""
+def runner(model, keras_file: Path, runtime: str, threads: int = 0):
+    """What runs `model` for prediction: an `OnnxNet` on `threads` threads (0: its default) for
+    'onnx' (or 'auto' where one can be had), else the Keras model itself. `runtime`: one of RUNTIMES."""
     if runtime == "keras":
         return model
-    net = onnx_net(model, keras_file)
+    net = onnx_net(model, keras_file, threads)
     if net is None and runtime == "onnx":
         from .errors import InputError
 

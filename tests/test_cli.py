@@ -108,7 +108,8 @@ def test_two_inputs_with_one_name_are_refused_before_any_work(tmp_path, capsys):
         (tmp_path / folder).mkdir()
         np.save(tmp_path / folder / "clip.npy", np.zeros((16, 16, 3), np.uint8))
     assert main(["predict", str(tmp_path / "a" / "clip.npy"), str(tmp_path / "b" / "clip.npy")]) == 2
-    assert "several inputs give clips named clip" in capsys.readouterr().err
+    assert (f"{tmp_path / 'a' / 'clip.npy'} and {tmp_path / 'b' / 'clip.npy'} both give a clip named 'clip'"
+            in capsys.readouterr().err)
 
 
 @pytest.mark.parametrize("extra, unit, calibration", [([], "px", "none"), (["--mm-per-pixel", "0.25"], "mm", "user")])

@@ -63,3 +63,16 @@ def test_the_runtime_asked_for_is_the_one_used(model_copy, monkeypatch, asked, a
     segmenter = Segmenter.load(model_copy, PredictConfig(runtime=asked))
     used = "onnx" if isinstance(segmenter.net, runtime.OnnxNet) else "keras"
     assert used == expected and type(segmenter.locator_net) is type(segmenter.net)
+
+
+def test_the_networks_run_on_the_threads_asked_for_with_the_same_masks(model_copy):
+    """One thread, as each of 2 workers on 2 cores (mvcore.folder.sharing_cores), against the default."""
+    threads = 1
+    record, _ = make_test_record(np.random.default_rng(23), scale=0.4)
+    clip = Clip(record["name"], record["video"][:, :, :20])
+    default = Segmenter.load(model_copy, PredictConfig(runtime="onnx"))
+    asked = Segmenter.load(model_copy, PredictConfig(runtime="onnx", onnx_threads=threads))
+    for net in (asked.net, asked.locator_net):
+        assert net.session.get_session_options().intra_op_num_threads == threads
+    a, b = asked.segment(clip), default.segment(clip)
+    assert a.roi == b.roi and np.count_nonzero(a.mask != b.mask) <= 1e-5 * a.mask.size

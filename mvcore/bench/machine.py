@@ -7,6 +7,8 @@ import platform
 from datetime import date
 from importlib import metadata
 
+from ..runtime import usable_cores
+
 LIBRARIES = ("tensorflow", "keras", "numpy", "opencv-python-headless", "imageio-ffmpeg", "jax", "torch",
              "onnxruntime")
 
@@ -18,11 +20,6 @@ def cpu_model() -> str:
             return next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
     except (OSError, StopIteration):
         return platform.processor() or platform.machine()
-
-
-def usable_cores() -> int:
-    """Cores this process may run on (its affinity mask), not the host's count."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def framework_threads() -> str:

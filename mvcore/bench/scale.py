@@ -1,9 +1,11 @@
 """`mvcore bench scale`: a folder of synthetic 600 x 800 clips segmented one after another in one
 process, by the local engine (`--jobs` processes) and by Ray (`--jobs` actors), each writing every
-clip's outputs (mvcore.folder): clips/s and frames/s each, and the per-clip cost of decoding
-(CPU) and of the networks, from which BENCHMARKS.md models throughput on N GPUs. With `--kill`,
-Ray runs once more and one of its workers is killed midway: every clip must then be in the
-manifest exactly once, done.
+clip's outputs (mvcore.folder): clips/s and frames/s each over the whole run, starting included
+(the one process loading its model, the engines starting their workers), the seconds to the first
+clip done, and the frames/s from the first clip done to the last (steady); and the per-clip cost of
+decoding (CPU) and of the networks, from which BENCHMARKS.md models throughput on N GPUs. With
+`--kill`, Ray runs once more and one of its workers is killed midway: every clip must then be in
+the manifest exactly once, done.
 
 The clips are copies of the bundled synthetic expert sample, resized to 600 x 800 and cut to
 FRAMES frames, as H.264 MP4: each copy is decoded anew.
@@ -19,11 +21,17 @@ from collections import Counter
 from pathlib import Path
 
 from ..folder import DONE, FolderJob, decode, list_files, load_segmenter, run_folder, segment_and_write
+from ..runtime import usable_cores
 
 FRAMES = 20
 SIZE = (600, 800)  # (H, W) pixels
 SCALE_HEADER = ("Each run segments every clip and writes its outputs (mask .npz, MP4, GIF, per-frame CSV).\n"
-                f"{'engine':<22}{'clips':>6}{'frames':>8}{'seconds':>9}{'clips/s':>9}{'frames/s':>10}{'of one':>8}")
+                "seconds, clips/s, frames/s: the whole run, starting included (one process: loading its model "
+                "in this process, TensorFlow already imported; engines: starting their workers, each importing\n"
+                "TensorFlow and loading the model, and Ray itself); first: seconds to the first clip done; "
+                "steady: frames/s from the first clip done to the last.\n"
+                f"{'engine':<22}{'clips':>6}{'frames':>8}{'seconds':>9}{'clips/s':>9}{'frames/s':>10}{'of one':>8}"
+                f"{'first':>7}{'steady':>8}{'of one':>8}")
 
 
 def scale_folder(work: Path, clips: int) -> Path:
@@ -48,9 +56,32 @@ def scale_folder(work: Path, clips: int) -> Path:
     return folder
 
 
-def one_process(job: FolderJob, folder: Path) -> dict:
-    """Every clip decoded, segmented and written in this process, one after another: the seconds of
-    each part summed over clips."""
+class Clock:
+    """A run's clock: started when made, called with each manifest row as its clip is done, stopped at the end."""
+
+    def __init__(self):
+        self.started = time.perf_counter()
+        self.done: list[tuple[float, int]] = []  # (seconds since the start, frames) of each clip done
+        self.seconds = 0.0
+
+    def __call__(self, row) -> None:
+        self.done.append((time.perf_counter() - self.started, int(row["frames"])))
+
+    def stop(self) -> "Clock":
+        self.seconds = time.perf_counter() - self.started
+        return self
+
+    def frames_per_s(self) -> tuple[float, float]:
+        """(over the whole run, steady: from the first clip done to the last)."""
+        frames = sum(n for _, n in self.done)
+        (first, first_frames), (last, _) = self.done[0], self.done[-1]
+        return frames / self.seconds, (frames - first_frames) / (last - first) if last > first else float("nan")
+
+
+def one_process(job: FolderJob, folder: Path) -> tuple[Clock, dict]:
+    """Every clip decoded, segmented and written in this process, one after another, the model loaded
+    first: (its clock, the seconds of each part summed over clips)."""
+    clock = Clock()
     segmenter = load_segmenter(job)
     parts = Counter()
     for file, kind in list_files([folder]):
@@ -58,27 +89,36 @@ def one_process(job: FolderJob, folder: Path) -> dict:
         clips, _ = decode(file, kind)
         decoded = time.perf_counter()
         rows = [segment_and_write(segmenter, clip, file, job) for clip in clips]
+        for row in rows:
+            clock(row)
         parts["decode"] += decoded - started
         parts["model"] += sum(float(row["seconds"]) for row in rows)
         parts["total"] += time.perf_counter() - started
-        parts["frames"] += sum(int(row["frames"]) for row in rows)
-    return dict(parts)
+    return clock.stop(), dict(parts)
 
 
-def timed_engine(job: FolderJob, folder: Path, engine: str, jobs: int, on_row=lambda row: None) -> tuple[list, float]:
-    """(manifest rows, seconds) of a fresh run of `engine` (its output folder emptied first)."""
+def timed_engine(job: FolderJob, folder: Path, engine: str, jobs: int, on_row=lambda row: None) -> tuple[list, Clock]:
+    """(manifest rows, clock) of a fresh run of `engine` (its output folder emptied first)."""
     shutil.rmtree(job.out_dir, ignore_errors=True)
-    started = time.perf_counter()
-    rows = run_folder([folder], job, engine, jobs, on_row=on_row)
-    return rows, time.perf_counter() - started
+    clock = Clock()
+
+    def record(row):
+        clock(row)
+        on_row(row)
+
+    rows = run_folder([folder], job, engine, jobs, on_row=record)
+    return rows, clock.stop()
 
 
-def print_row(name: str, clips: int, frames: int, seconds: float, single_fps: float | None) -> float:
-    """One table row; returns its frames/s."""
-    fps = frames / seconds
-    share = f"{fps / single_fps:.0%}" if single_fps else ""
-    print(f"{name:<22}{clips:>6}{frames:>8}{seconds:>9.1f}{clips / seconds:>9.2f}{fps:>10.1f}{share:>8}", flush=True)
-    return fps
+def print_row(name: str, clock: Clock, single: tuple[float, float] | None) -> tuple[float, float]:
+    """One table row, its shares of `single` (the one process's frames/s, whole and steady);
+    returns its (frames/s, steady frames/s)."""
+    clips, frames = len(clock.done), sum(n for _, n in clock.done)
+    fps, steady = clock.frames_per_s()
+    share, steady_share = (f"{fps / single[0]:.0%}", f"{steady / single[1]:.0%}") if single else ("", "")
+    print(f"{name:<22}{clips:>6}{frames:>8}{clock.seconds:>9.1f}{clips / clock.seconds:>9.2f}{fps:>10.1f}{share:>8}"
+          f"{clock.done[0][0]:>7.1f}{steady:>8.1f}{steady_share:>8}", flush=True)
+    return fps, steady
 
 
 def killer(after: int):
@@ -110,15 +150,16 @@ def scale(clips: int, jobs: int, work: Path, kill: bool = False) -> None:
     folder = scale_folder(work, clips)
     job = FolderJob(work / "scale-out")
     print(SCALE_HEADER, flush=True)
-    parts = one_process(job, folder)
-    frames = parts["frames"]
-    single = print_row("one process", clips, frames, parts["total"], None)
+    print(f"(the one process runs ONNX Runtime on its default threads, one per core; each worker on its share "
+          f"of the {usable_cores()} usable cores, {max(1, usable_cores() // jobs)}: mvcore.folder.sharing_cores)",
+          flush=True)
+    clock, parts = one_process(job, folder)
+    single = print_row("one process", clock, None)
     for engine in ("local", "ray"):
-        rows, seconds = timed_engine(job, folder, engine, jobs)
-        print_row(f"{engine}, {jobs} workers", clips, frames, seconds, single)
+        print_row(f"{engine}, {jobs} workers", timed_engine(job, folder, engine, jobs)[1], single)
     if kill:
-        rows, seconds = timed_engine(job, folder, "ray", jobs, killer(clips // 2))
-        print_row(f"ray, 1 of {jobs} killed", clips, frames, seconds, single)
+        rows, clock = timed_engine(job, folder, "ray", jobs, killer(clips // 2))
+        print_row(f"ray, 1 of {jobs} killed", clock, single)
         print(f"  every clip exactly once in the manifest: {check_each_once(rows, clips)}", flush=True)
     print(f"per clip of {FRAMES} frames {SIZE[0]} x {SIZE[1]}: decode {parts['decode'] / clips:.3f} s (CPU), "
           f"networks {parts['model'] / clips:.3f} s, writing outputs "

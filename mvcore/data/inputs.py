@@ -17,6 +17,8 @@ from mvcore.data.media import (
     DICOM_EXTENSIONS,
     IMAGE_EXTENSIONS,
     VIDEO_EXTENSIONS,
+    array_clip_names,
+    dicom_clip_name,
     read_arrays,
     read_dicom,
     read_frame_folder,
@@ -24,6 +26,7 @@ from mvcore.data.media import (
     read_video,
 )
 from mvcore.errors import InputError
+from mvcore.files import sanitise_name
 
 _KINDS = (("aml", AML_EXTENSIONS), ("video", VIDEO_EXTENSIONS),
           ("dicom", DICOM_EXTENSIONS), ("array", ARRAY_EXTENSIONS), ("image", IMAGE_EXTENSIONS))
@@ -85,6 +88,40 @@ def read_file(path: Path, kind: str, axis: str = "HWT") -> list[Clip]:
     if kind == "frames":
         return [read_frame_folder(path, [p for p in _visible_files(path) if _file_kind(p) == "image"])]
     return read_arrays(path, axis)
+
+
+def clip_names(path: Path, kind: str) -> list[str]:
+    """The names `read_file(path, kind)` gives its clips, without decoding a frame (an AML pickle is
+    read whole: its names are inside); [] where the file cannot be read that far (its reading fails later)."""
+    try:
+        if kind == "aml":
+            return [clip.name for clip in load_aml(path)]
+        if kind == "dicom":
+            return [dicom_clip_name(path)]
+        if kind == "frames":
+            return [path.name]
+        if kind == "array":
+            return array_clip_names(path)
+    except Exception:  # a damaged file: its own error comes when it is read
+        return []
+    return [path.stem]
+
+
+def refuse_shared_clip_names(named: list[tuple[str, str]]) -> None:
+    """InputError naming both files where two clips would be saved under one name (the same name,
+    or two that are the same once made safe as file names): their outputs would overwrite each other.
+
+    named: [(file, clip name)] of every clip, in input order.
+    """
+    first: dict[str, tuple[str, str]] = {}
+    for file, name in named:
+        saved_as = sanitise_name(name, "clip")
+        if saved_as in first:
+            other_file, other_name = first[saved_as]
+            clips = f"clips named {other_name!r} and {name!r}" if other_name != name else f"a clip named {name!r}"
+            raise InputError(f"{other_file} and {file} both give {clips}, whose outputs ({saved_as}.*) would "
+                             "overwrite each other; rename one of the files")
+        first[saved_as] = (file, name)
 
 
 def load_inputs(paths, axis: str = "HWT") -> list[Clip]:

@@ -271,6 +271,11 @@ def _dicom_frames(ds, path: Path) -> np.ndarray:
     return pixels[np.newaxis] if pixels.ndim == (3 if colour else 2) else pixels
 
 
+def dicom_clip_name(path: Path) -> str:
+    """A DICOM file's clip name: its stem, or its whole name where it has no DICOM suffix (found by its preamble)."""
+    return path.stem if path.name.lower().endswith(DICOM_EXTENSIONS) else path.name
+
+
 def read_dicom(path) -> Clip:
     """A single- or multi-frame DICOM image as a grey clip, uint8 (H, W, T), T >= 1.
 
@@ -284,8 +289,7 @@ def read_dicom(path) -> Clip:
     video = _frames_last_grey(frames if frames.dtype == np.uint8 else _scale_to_uint8(frames))
     if ds.get("PhotometricInterpretation") == "MONOCHROME1":
         video = 255 - video
-    name = path.stem if path.name.lower().endswith(DICOM_EXTENSIONS) else path.name
-    return Clip(name=name, video=check_video(video, path), fps=_dicom_fps(ds),
+    return Clip(name=dicom_clip_name(path), video=check_video(video, path), fps=_dicom_fps(ds),
                 source=str(path), mm_per_px=dicom_mm_per_px(ds))
 
 
@@ -376,10 +380,19 @@ def _read_arrays(path, axis: str, first_only: bool) -> list[Clip]:
     if not items:
         raise InputError(f"{path}: the file holds no arrays")
     several = len(items) > 1
-    return [Clip(name=key if several else path.stem,
-                 video=_array_to_video(array, axis, f"{path} ['{key}']" if several else str(path)),
+    return [Clip(name=name, video=_array_to_video(array, axis, f"{path} ['{key}']" if several else str(path)),
                  fps=FALLBACK_FPS, source=str(path))
-            for key, array in items]
+            for name, (key, array) in zip(_array_clip_names(path, [key for key, _ in items]), items)]
+
+
+def _array_clip_names(path: Path, keys: list[str]) -> list[str]:
+    """The clip names of a NumPy file's arrays `keys`: the file stem for one, the keys for several."""
+    return keys if len(keys) > 1 else [path.stem] * len(keys)
+
+
+def array_clip_names(path: Path) -> list[str]:
+    """The names `read_arrays` gives a .npy or .npz file's clips, from the headers alone."""
+    return _array_clip_names(path, [key for key, _, _ in _claimed_arrays(path)])
 
 
 def read_arrays(path, axis: str = "HWT") -> list[Clip]:
