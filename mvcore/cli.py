@@ -150,8 +150,9 @@ def cmd_predict(args) -> None:
 
 
 def predict_on_engine(args) -> None:
-    """`predict --engine ray` or `--jobs N`: every clip's outputs and manifest row written into
-    --overlay-dir as it is done (mvcore.folder), then the submission CSV and .npz assembled."""
+    """`predict --engine ray` or `--jobs N`: every clip's outputs (with --measure, its measurement
+    files) and manifest row written into --overlay-dir as it is done (mvcore.folder), then the
+    submission CSV, .npz and measurements.csv assembled."""
     from .config import PredictConfig
     from .folder import DONE, FolderJob, assemble, assemble_measurements, run_folder
 

@@ -212,3 +212,15 @@ def test_event_errors_match_each_true_event_to_the_nearest_of_its_kind(true_even
 ])
 def test_the_scale_bench_counts_clips_lost_duplicated_or_failed(clips, statuses, verdict):
     assert check_each_once([{"clip": c, "status": s} for c, s in zip(clips, statuses)], 3) == verdict
+
+
+@pytest.mark.parametrize("done, seconds, whole, steady", [
+    ([(2.0, 20), (4.0, 20), (6.0, 20)], 8.0, 7.5, 10.0),   # 40 frames from the first clip done to the last
+    ([(10.0, 20), (10.5, 20), (11.0, 40)], 12.0, 80 / 12, 60.0),  # a slow start is not in the steady rate
+])
+def test_the_scale_bench_gives_frames_per_second_whole_and_steady(done, seconds, whole, steady):
+    from mvcore.bench.scale import Clock
+
+    clock = Clock()
+    clock.done, clock.seconds = done, seconds
+    assert clock.frames_per_s() == pytest.approx((whole, steady))

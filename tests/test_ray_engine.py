@@ -1,7 +1,7 @@
 """`predict FOLDER --engine ray` on a local Ray cluster of 2 CPUs (started once for the module): 12
-small clips, one of them corrupt, give the single-process path's masks and submission CSV, the
-corrupt file's error in the manifest, and a rerun segments nothing. Runs where Ray is installed
-(the dev requirements install it)."""
+small clips, one of them corrupt, give the single-process path's masks, submission CSV and
+measurements, the corrupt file's error in the manifest, and a rerun segments nothing. Runs where
+Ray is installed (the dev requirements install it)."""
 
 import csv
 
@@ -16,6 +16,7 @@ from mvcore.ray_engine import gpus_per_actor
 
 ray = pytest.importorskip("ray")
 CLIPS = 11
+ASSEMBLED = ("manifest.csv", "measurements.csv")  # rewritten by every run, a rerun too
 
 
 @pytest.fixture(scope="module")
@@ -47,9 +48,10 @@ def manifest(out_dir):
 @pytest.mark.long
 def test_ray_gives_the_single_process_outputs_and_a_rerun_does_nothing(cluster, folder, tmp_path, capsys):
     good = sorted(str(p) for p in folder.glob("*.npy"))
-    assert main(["predict", *good, "--npz", str(tmp_path / "one.npz"), "--csv", str(tmp_path / "one.csv")]) == 0
-    out = tmp_path / "out"
-    ray_run = ["predict", str(folder), "--engine", "ray", "--jobs", "2", "--overlay-dir", str(out),
+    one, out = tmp_path / "one", tmp_path / "out"
+    assert main(["predict", *good, "--npz", str(tmp_path / "one.npz"), "--csv", str(tmp_path / "one.csv"),
+                 "--overlay-dir", str(one), "--measure"]) == 0
+    ray_run = ["predict", str(folder), "--engine", "ray", "--jobs", "2", "--overlay-dir", str(out), "--measure",
                "--npz", str(tmp_path / "ray.npz"), "--csv", str(tmp_path / "ray.csv")]
     capsys.readouterr()
     assert main(ray_run) == 0
@@ -65,16 +67,18 @@ def test_ray_gives_the_single_process_outputs_and_a_rerun_does_nothing(cluster, 
     for name in single:
         np.testing.assert_array_equal(on_ray[name], single[name])
     assert (tmp_path / "ray.csv").read_text() == (tmp_path / "one.csv").read_text()
-    assert {p.name for p in out.glob("clip00*")} == {"clip00.npz", "clip00.mp4", "clip00.gif", "clip00_frames.csv"}
+    assert (out / "measurements.csv").read_text() == (one / "measurements.csv").read_text()
+    assert {p.name for p in out.glob("clip00*")} == {"clip00.npz", "clip00.mp4", "clip00.gif", "clip00_frames.csv",
+                                                      "clip00_cycles.csv", "clip00_summary.json"}
 
     # the corrupt file replaced by hand, a rerun has nothing left to do (a failed file is tried again:
     # tests/test_folder.py); it runs nothing and leaves every file as it was
-    written = {p.name: p.stat().st_mtime_ns for p in out.iterdir() if p.name != "manifest.csv"}
+    written = {p.name: p.stat().st_mtime_ns for p in out.iterdir() if p.name not in ASSEMBLED}
     (folder / "broken.mp4").unlink()
     assert main(ray_run) == 0
     assert f"{CLIPS} clips done, 0 failed, {CLIPS} complete before this run" in capsys.readouterr().out
     assert manifest(out) == rows[1:]
-    assert {p.name: p.stat().st_mtime_ns for p in out.iterdir() if p.name != "manifest.csv"} == written
+    assert {p.name: p.stat().st_mtime_ns for p in out.iterdir() if p.name not in ASSEMBLED} == written
     assert (tmp_path / "ray.csv").read_text() == (tmp_path / "one.csv").read_text()
 
 

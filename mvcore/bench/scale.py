@@ -149,10 +149,10 @@ def scale(clips: int, jobs: int, work: Path, kill: bool = False) -> None:
     Ray with one actor killed midway), then the per-clip costs."""
     folder = scale_folder(work, clips)
     job = FolderJob(work / "scale-out")
-    print(SCALE_HEADER, flush=True)
-    print(f"(the one process runs ONNX Runtime on its default threads, one per core; each worker on its share "
-          f"of the {usable_cores()} usable cores, {max(1, usable_cores() // jobs)}: mvcore.folder.sharing_cores)",
+    print(f"The one process runs ONNX Runtime on its default threads, one per core; each worker on its share "
+          f"of the {usable_cores()} usable cores, {max(1, usable_cores() // jobs)} (mvcore.folder.sharing_cores).",
           flush=True)
+    print(SCALE_HEADER, flush=True)
     clock, parts = one_process(job, folder)
     single = print_row("one process", clock, None)
     for engine in ("local", "ray"):
