@@ -122,9 +122,10 @@ def fit_stage(model, train, val, stage: Stage, on_event: Callable[[Event], None]
     placement = placement or place(1)
     rate = learning_rate(stage.lr, stage.schedule, stage.epochs * len(train))
     with placement.scope():
-        model.compile(optimizer=keras.optimizers.Adam(rate), loss=LOSSES[stage.loss], metrics=[hard_iou])
-        # Adam's slots made now: made inside the first step instead, they cost TensorFlow a second
-        # trace of the training step, seconds of a stage's fixed cost on a CPU
+        # the metric's and Adam's variables made now: made inside the first step instead, each costs
+        # TensorFlow a second trace of the training step, seconds of a stage's fixed cost on a CPU
+        metric = keras.metrics.MeanMetricWrapper(hard_iou, name="hard_iou")
+        model.compile(optimizer=keras.optimizers.Adam(rate), loss=LOSSES[stage.loss], metrics=[metric])
         model.optimizer.build(model.trainable_variables)
     on_event({"kind": "stage", "stage": stage.name, "epochs": stage.epochs})
     average = WeightAverage() if stage.ema else None
