@@ -40,6 +40,13 @@ def shut_valve(span: int = 50, width: int = 3) -> np.ndarray:
     return bar(np.zeros(SHAPE, bool), 80, 80 + width, 50, 50 + span)
 
 
+def broken_shut_valve(gap: int, span: int = 50, width: int = 3) -> np.ndarray:
+    """`shut_valve` broken by a `gap` px wide hole in its middle, as a model's mask often is."""
+    mask = shut_valve(span, width)
+    mask[:, 50 + (span - gap) // 2:50 + (span - gap) // 2 + gap] = False
+    return mask
+
+
 def tilted_leaflet() -> np.ndarray:
     """One bar standing upright: one leaflet of an open valve, the other not found."""
     return bar(np.zeros(SHAPE, bool), 40, 90, 60, 63)
@@ -53,6 +60,8 @@ def tilted_leaflet() -> np.ndarray:
     (open_valve(gap=30, length=20), "open", 33.0, 33.0),
     (shut_valve(span=50), "shut", 0.0, 49.0),
     (shut_valve(span=24), "shut", 0.0, 23.0),
+    (broken_shut_valve(gap=4), "shut", 0.0, 49.0),      # two pieces in one line: one valve, end to end
+    (broken_shut_valve(gap=10), "shut", 0.0, 49.0),
     (tilted_leaflet(), "open", math.nan, math.nan),
     (np.zeros(SHAPE, bool), None, math.nan, math.nan),
 ])
