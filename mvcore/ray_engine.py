@@ -4,7 +4,8 @@ mvcore that imports ray (an optional extra: `pip install .[ray]`).
 The files are listed into a dataset; each is decoded in a CPU task (`flat_map`), and its clips go
 through an actor pool (`map_batches` with `SegmentClips`, which loads the model once per actor,
 one GPU each where the cluster has GPUs, a share of one where `--jobs` exceeds them, and its share
-of the cluster's cores for ONNX Runtime's threads) that writes every clip's outputs (mvcore.folder). The manifest rows stream back to the driver as clips finish.
+of the cluster's cores for ONNX Runtime's threads) that writes every clip's outputs
+(mvcore.folder). The manifest rows stream back to the driver as clips finish.
 Ray restarts a dead actor and retries its clip (Ray Data's defaults for actor pools), and outputs
 are written atomically, so a worker lost midway loses and duplicates nothing.
 
