@@ -304,7 +304,8 @@ def heart_rate_bpm(states: list[str | None], fps: float) -> float:
     """The valve's rate in beats per minute: 60 fps / the period (frames) at which the open (+1) /
     shut (-1) series best repeats: the shortest lag whose autocorrelation peak reaches
     PEAK_SHARE of the highest (a period's multiples repeat too), among lags of MIN_BPM..MAX_BPM
-    and at most 2/3 of the clip. NaN when no such peak (under about 1.5 beats)."""
+    and at most 2/3 of the clip, placed between whole frames by its neighbours (`_peak_offset`).
+    NaN when no such peak (under about 1.5 beats)."""
     x = np.array([{"open": 1.0, "shut": -1.0}.get(s, 0.0) for s in states])
     x[x != 0] -= x[x != 0].mean() if (x != 0).any() else 0.0
     lags = range(max(1, int(fps * 60 / MAX_BPM)), int(min(len(x) * 2 / 3, fps * 60 / MIN_BPM)) + 1)
@@ -314,7 +315,17 @@ def heart_rate_bpm(states: list[str | None], fps: float) -> float:
     if not peaks:
         return math.nan
     top = max(r[i] for i in peaks)
-    return 60.0 * fps / lags[next(i for i in peaks if r[i] >= PEAK_SHARE * top)]
+    first = next(i for i in peaks if r[i] >= PEAK_SHARE * top)
+    return 60.0 * fps / (lags[first] + _peak_offset(r, first))
+
+
+def _peak_offset(r: np.ndarray, i: int) -> float:
+    """Where between its neighbours the peak r[i] of a sampled curve lies: the vertex of the parabola
+    through r[i - 1], r[i], r[i + 1], in samples (-0.5 .. 0.5); 0 at either end or where flat."""
+    if not 0 < i < len(r) - 1:
+        return 0.0
+    curvature = r[i - 1] - 2.0 * r[i] + r[i + 1]
+    return float(0.5 * (r[i - 1] - r[i + 1]) / curvature) if curvature < 0 else 0.0
 
 
 def measure_clip(mask: np.ndarray, fps: float, calibration: Calibration = Calibration(),

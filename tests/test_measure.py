@@ -154,10 +154,13 @@ def test_mid_diastolic_touch_is_not_a_closing(pattern, events):
     assert valve_events(states) == events
 
 
-@pytest.mark.parametrize("period, beats, fps", [(20, 4, 50.0), (30, 3, 30.0), (12, 5, 25.0)])
+# periods in frames, whole or not (a heart's period is no whole number of frames): within 1 bpm,
+# where whole frames alone would be off by up to half a frame (2 bpm at 20.5 frames and 30 fps)
+@pytest.mark.parametrize("period, beats, fps", [(20, 4, 50.0), (30, 3, 30.0), (12, 5, 25.0), (20.5, 4, 30.0),
+                                                (17.3, 4, 25.0), (33.7, 3, 50.0)])
 def test_heart_rate_from_the_valve_period(period, beats, fps):
-    one_beat = ["shut"] * (period * 2 // 5) + ["open"] * (period - period * 2 // 5)
-    assert heart_rate_bpm(one_beat * beats, fps) == pytest.approx(60 * fps / period)
+    states = ["open" if (t % period) / period >= 0.4 else "shut" for t in range(int(period * beats))]
+    assert heart_rate_bpm(states, fps) == pytest.approx(60 * fps / period, abs=1.0)
 
 
 def test_one_beat_gives_no_heart_rate():
@@ -177,7 +180,7 @@ def test_cycles_and_summary_of_a_beating_valve():
     assert cycles[0]["annulus_diastole_start_mm"] == pytest.approx(23 * 0.5, abs=0.5)
     assert cycles[0]["annulus_systole_start_mm"] == pytest.approx(49 * 0.5, abs=0.5)
     summary = clip_summary(m)
-    assert summary["heart_rate_bpm"] == pytest.approx(150.0)
+    assert summary["heart_rate_bpm"] == pytest.approx(150.0, abs=1.0)
     assert summary["cycles"] == 2 and summary["mean_open_duration_ms"] == 240.0
     assert summary["calibration"] == "user" and summary["unit"] == "mm"
 
