@@ -7,8 +7,8 @@ axis are its hinge (the deeper end, larger row: the annulus lies farther from th
 the open leaflet's tip) and its tip. Parts lying in one line are pieces of one structure, as a
 model's mask often breaks a shut valve, and are measured as one part. One part lying across the
 image (its chord within `SHUT_MAX_TILT_DEG` of the rows) is a shut valve, hinge to hinge; one part
-standing steeper is one leaflet of an open valve, whose opening and annulus cannot be measured. Values that
-cannot be measured are NaN, never 0.
+standing steeper is one leaflet of an open valve, whose opening and annulus cannot be measured.
+Values that cannot be measured are NaN, never 0.
 
 Image px are (column, row); times are ms from the first frame; `unit` is 'mm' when calibrated,
 else 'px', and is in every column name (`opening_mm`, `area_px2`, `t_ms`).
@@ -144,17 +144,17 @@ def _single_geometry(part: np.ndarray) -> dict:
             "annulus_px": float(np.linalg.norm(ends[0] - ends[1]))}
 
 
-def leaflets_apart(parts: list[np.ndarray]) -> bool:
-    """Whether the two largest of 2 or more `parts` (pixels (n, 2) each) are the two leaflets of an
-    open valve: their gap at least APART_GAP_SHARE of the width of all parts, or all parts spread
-    across their principal line by APART_SPREAD (pieces of a shut valve lie along one line).
+def leaflets_apart(first: np.ndarray, second: np.ndarray, every: np.ndarray) -> bool:
+    """Whether the two largest parts `first` and `second` (pixels (n, 2) each) of a mask whose kept
+    parts' pixels are `every` (m, 2) are the two leaflets of an open valve: their gap at least
+    APART_GAP_SHARE of the width of all parts, or all parts spread across their principal line by
+    APART_SPREAD (pieces of a shut valve lie along one line).
 
     Both thresholds were chosen on the bundled model's masks of `synth --seed 3` test clips, keeping
     the rule's accuracy on the true masks (BENCHMARKS.md, "Measurements")."""
-    every = np.concatenate(parts)
     width = np.ptp(every[:, 0]) + 1.0
     singular = np.linalg.svd(every - every.mean(axis=0), compute_uv=False)
-    return (_gap_px(parts[0], parts[1]) >= APART_GAP_SHARE * width
+    return (_gap_px(first, second) >= APART_GAP_SHARE * width
             or singular[1] >= APART_SPREAD * max(singular[0], 1e-9))
 
 
@@ -164,7 +164,7 @@ def measure_frame(mask: np.ndarray) -> FrameGeometry:
     if not parts:
         return FrameGeometry()
     every = np.concatenate(parts)
-    if len(parts) >= 2 and leaflets_apart(parts):
+    if len(parts) >= 2 and leaflets_apart(parts[0], parts[1], every):
         found = _open_geometry(parts[0], parts[1])
     else:
         found = _single_geometry(every)
