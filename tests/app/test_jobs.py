@@ -15,9 +15,16 @@ from conftest import wait_for
 from mvcore.app import jobs, storage
 
 
+def command_line(pid: int) -> list[str]:
+    """The process's command line, once the kernel has set it: the parent's `Popen` returns as the
+    exec begins, a moment before the new program's arguments are readable under /proc."""
+    wait_for(lambda: psutil.Process(pid).cmdline(), 10, f"process {pid}'s command line")
+    return psutil.Process(pid).cmdline()
+
+
 def trainer_command(pid: int) -> list[str]:
     """`-m mvcore train` and what follows, from the process's command line."""
-    return psutil.Process(pid).cmdline()[1:]
+    return command_line(pid)[1:]
 
 
 def file_hashes(folder) -> dict[str, str]:
@@ -83,7 +90,7 @@ def test_the_job_is_recorded_before_its_process_starts(ws, train_pickle, monkeyp
     monkeypatch.setattr(jobs.subprocess, "Popen", recording_popen)
     job = jobs.start_training([train_pickle], "recorded", jobs.TrainSettings(fast=True))
     assert seen["active"] == job.id and seen["pid"] is None and seen["command_started"] == seen["command"]
-    assert job.info["pid"] == job.pid and psutil.Process(job.pid).cmdline() == ["sleep", "30"]
+    assert job.info["pid"] == job.pid and command_line(job.pid) == ["sleep", "30"]
     assert job.info["process_started"] == psutil.Process(job.pid).create_time()
     assert job.status() == "running"
     jobs.cancel(job)
