@@ -131,8 +131,43 @@ def small_video_bytes(frames: int = 12, size=(64, 80)) -> bytes:
         return write_mp4(clip, Path(tmp) / "v.mp4", 25.0).read_bytes()
 
 
-def pytest_collection_modifyitems(items):
-    """Run the tests marked `long` (whole trainings, the browser) first: with two workers (`make
-    test` runs `pytest -n 2`) the run then ends when the work does, not when a long test that
-    happened to start last does."""
-    items.sort(key=lambda item: item.get_closest_marker("long") is None)
+def worker_shares(n_items: int, n_workers: int) -> list[int]:
+    """How many of `n_items` tests pytest-xdist's work stealing first hands each of `n_workers`
+    workers, in order: consecutive runs of the collection, as even as whole tests allow."""
+    shares, left = [], n_items
+    for i in range(n_workers):
+        shares.append(left // (n_workers - i))
+        left -= shares[-1]
+    return shares
+
+
+# session models that take a worker a minute or more to train: each heads its own worker's share,
+# so they train side by side from the start and no worker waits on another's
+SHARED_MODELS = ("small_model", "fast_model")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Order the tests so that every worker begins with its part of the long work.
+
+    Work stealing hands each worker a consecutive run of the collection and lets an idle one take
+    only the far end of another's queue, so a long test stays with the worker it was handed to.
+    The users of each shared session model open one worker's share (the model trains once, while
+    the other workers do other work); the tests marked `long` (whole trainings, the browser) are
+    dealt round the workers next; the rest keep their order and fill each share to its size. The
+    run then ends when the work does, not when a long test that happened to start last does."""
+    n_workers = getattr(config, "workerinput", {}).get("workercount", 1)
+    model_users, long_ones, rest = [[] for _ in range(n_workers)], [[] for _ in range(n_workers)], []
+    for item in items:
+        model = next((i for i, name in enumerate(SHARED_MODELS) if name in item.fixturenames), None)
+        if model is not None:
+            model_users[model % n_workers].append(item)
+        elif item.get_closest_marker("long"):
+            long_ones[sum(map(len, long_ones)) % n_workers].append(item)
+        else:
+            rest.append(item)
+    ordered = []
+    for users, long_work, share in zip(model_users, long_ones, worker_shares(len(items), n_workers)):
+        fill = max(0, share - len(users) - len(long_work))
+        ordered += users + long_work + rest[:fill]
+        rest = rest[fill:]
+    items[:] = ordered + rest
