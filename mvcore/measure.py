@@ -317,6 +317,11 @@ def _cycles(m: ClipMeasurement) -> list[Cycle]:
     return cycles
 
 
+def _votes(states: list[str | None]) -> np.ndarray:
+    """float (T,): +1 for each open frame, -1 for each shut one, 0 where no state."""
+    return np.array([{"open": 1.0, "shut": -1.0}.get(s, 0.0) for s in states])
+
+
 def _autocorrelation(x: np.ndarray, lags: range) -> np.ndarray:
     """Mean x[t] * x[t + lag] over t, for each lag (x float (T,))."""
     return np.array([np.dot(x[:-lag], x[lag:]) / (len(x) - lag) for lag in lags])
@@ -342,7 +347,7 @@ def valve_period(states: list[str | None], fps: float) -> float:
     lost. Without two events of a kind, the shortest peak reaching PEAK_SHARE of the highest (a
     period's multiples repeat too). Placed between whole frames by its neighbours (`_peak_offset`);
     NaN when there is no peak (under about 1.5 beats)."""
-    x = np.array([{"open": 1.0, "shut": -1.0}.get(s, 0.0) for s in states])
+    x = _votes(states)
     x[x != 0] -= x[x != 0].mean() if (x != 0).any() else 0.0
     lags = range(max(1, int(fps * 60 / MAX_BPM)), int(min(len(x) * 2 / 3, fps * 60 / MIN_BPM)) + 1)
     r = _autocorrelation(x, lags)
@@ -363,24 +368,6 @@ def heart_rate_bpm(states: list[str | None], fps: float) -> float:
     return 60.0 * fps / valve_period(states, fps)
 
 
-def fold_states(states: list[str | None], period: float) -> list[str | None]:
-    """Each frame's state weighed against the states one or more `period`s (frames, float) away:
-    votes +1 open, -1 shut, 0 None, linearly interpolated between frames; a frame's own vote
-    counts OWN_BEAT_WEIGHT, so it stands unless two other beats outvote it, and a frame without a
-    state takes the other beats'. None where the votes cancel; `states` as they are when `period`
-    is NaN."""
-    if not math.isfinite(period):
-        return list(states)
-    votes = np.array([{"open": 1.0, "shut": -1.0}.get(s, 0.0) for s in states])
-    frames = np.arange(len(votes), dtype=np.float64)
-    total = OWN_BEAT_WEIGHT * votes
-    for shift in period * np.arange(1, int(len(votes) / period) + 1):
-        for at in (frames - shift, frames + shift):
-            inside = (at >= 0) & (at <= len(votes) - 1)
-            total[inside] += np.interp(at[inside], frames, votes)
-    return [None if v == 0 else "open" if v > 0 else "shut" for v in total]
-
-
 def _peak_offset(r: np.ndarray, i: int) -> float:
     """Where between its neighbours the peak r[i] of a sampled curve lies: the vertex of the parabola
     through r[i - 1], r[i], r[i + 1], in samples (-0.5 .. 0.5); 0 at either end or where flat."""
@@ -390,9 +377,29 @@ def _peak_offset(r: np.ndarray, i: int) -> float:
     return float(0.5 * (r[i - 1] - r[i + 1]) / curvature) if curvature < 0 else 0.0
 
 
+def fold_states(states: list[str | None], period: float) -> list[str | None]:
+    """Each frame's state weighed against the states one or more `period`s (frames, float) away:
+    votes +1 open, -1 shut, 0 None, linearly interpolated between frames; a frame's own vote
+    counts OWN_BEAT_WEIGHT, so it stands unless two other beats outvote it, and a frame without a
+    state takes the other beats'. None where the votes cancel; `states` as they are when `period`
+    is NaN."""
+    if not math.isfinite(period):
+        return list(states)
+    votes = _votes(states)
+    frames = np.arange(len(votes), dtype=np.float64)
+    total = OWN_BEAT_WEIGHT * votes
+    for shift in period * np.arange(1, int(len(votes) / period) + 1):
+        for at in (frames - shift, frames + shift):
+            inside = (at >= 0) & (at <= len(votes) - 1)
+            total[inside] += np.interp(at[inside], frames, votes)
+    return [None if v == 0 else "open" if v > 0 else "shut" for v in total]
+
+
 def measure_clip(mask: np.ndarray, fps: float, calibration: Calibration = Calibration(),
                  name: str = "") -> ClipMeasurement:
-    """Measure a clip's masks, bool (H, W, T) at `fps` frames per second."""
+    """Measure a clip's masks, bool (H, W, T) at `fps` frames per second: each frame read alone
+    (`measure_frame`), weighed against the other beats at the period of these states once steadied
+    (`fold_states`), then steadied (`steady_states`)."""
     frames = [measure_frame(mask[:, :, t]) for t in range(mask.shape[2])]
     raw = [f.state for f in frames]
     states = steady_states(fold_states(raw, valve_period(steady_states(raw), fps)))
