@@ -6,9 +6,13 @@ far apart, or spread across their common line) are an open valve; each part's en
 axis are its hinge (the deeper end, larger row: the annulus lies farther from the apical probe than
 the open leaflet's tip) and its tip. Parts lying in one line are pieces of one structure, as a
 model's mask often breaks a shut valve, and are measured as one part. One part lying across the
-image (its chord within `SHUT_MAX_TILT_DEG` of the rows) is a shut valve, hinge to hinge; one part
-standing steeper is one leaflet of an open valve, whose opening and annulus cannot be measured.
+image (its long axis within `SHUT_MAX_TILT_DEG` of the rows) is a shut valve, hinge to hinge; one
+part standing steeper is one leaflet of an open valve, whose opening and annulus cannot be measured.
 Values that cannot be measured are NaN, never 0.
+
+Over the clip, each frame's state is weighed against the same phase of the other beats
+(`fold_states`), so a beat whose masks lose the valve borrows the others' states; flickers and the
+leaflets touching in mid-diastole are then smoothed away (`steady_states`).
 
 Image px are (column, row); times are ms from the first frame; `unit` is 'mm' when calibrated,
 else 'px', and is in every column name (`opening_mm`, `area_px2`, `t_ms`).
@@ -23,14 +27,16 @@ import numpy as np
 
 MIN_PART_SHARE = 0.15   # a connected part smaller than this share of the largest is noise
 MIN_PART_PX = 4         # ... and so is one of fewer pixels
-SHUT_MAX_TILT_DEG = 30  # one part whose chord lies within this of the rows is a shut valve
+SHUT_MAX_TILT_DEG = 45  # one part whose long axis lies within this of the rows is a shut valve
 GAP_SURE_PX = 3.0       # two leaflets this far apart are surely open (confidence 1)
 APART_GAP_SHARE = 0.3   # two parts whose gap is this share of the valve's width are two leaflets ...
 APART_SPREAD = 0.34     # ... and so are parts spread across their line this much (2nd / 1st singular value)
+LEAFLET_MIN_TILT_DEG = 20  # ... if both stand this steeply (a shut valve broken by its tips lies flat)
 MAJORITY_FRAMES = 3     # each frame's state is the majority over this many frames around it
 MIN_BPM, MAX_BPM = 30, 200  # heart rates looked for
 PEAK_SHARE = 0.7        # the valve's period: the first autocorrelation peak this high against the top
 DIASTOLIC_TOUCH = 0.75  # a shut run inside open ones, shorter than this share of the longest, is open
+OWN_BEAT_WEIGHT = 1.5   # a frame's own state against each other beat's at its phase: two beats outvote it
 
 
 @dataclass(frozen=True)
@@ -118,10 +124,14 @@ def _gap_px(a: np.ndarray, b: np.ndarray) -> float:
     return float(distance[ib[:, 1], ib[:, 0]].min()) - 1.0
 
 
-def _tilt_deg(ends: np.ndarray) -> float:
-    """Angle 0 .. 90 degrees between a chord (2, 2) (column, row) and the rows."""
-    d = np.abs(ends[1] - ends[0])
-    return float(np.degrees(np.arctan2(d[1], d[0])))
+def _tilt_deg(points: np.ndarray) -> float:
+    """Angle 0 .. 90 degrees between the long (principal) axis of pixels (n, 2) (column, row) and the
+    rows; 0 for a single pixel. The axis, unlike the chord between the far ends, is not swung by a
+    short stub (the leaflets' tips, pressed together, stand up from a shut valve)."""
+    if len(points) < 2:
+        return 0.0
+    axis = np.linalg.svd(points - points.mean(axis=0), full_matrices=False)[2][0]
+    return float(np.degrees(np.arctan2(abs(axis[1]), abs(axis[0]))))
 
 
 def _open_geometry(first: np.ndarray, second: np.ndarray) -> dict:
@@ -136,7 +146,7 @@ def _open_geometry(first: np.ndarray, second: np.ndarray) -> dict:
 def _single_geometry(part: np.ndarray) -> dict:
     """A shut valve (lying across: hinges at its ends, opening 0) or one leaflet (standing)."""
     ends = part_ends(part)
-    tilt = _tilt_deg(ends)
+    tilt = _tilt_deg(part)
     confidence = 0.5 + 0.5 * min(1.0, abs(tilt - SHUT_MAX_TILT_DEG) / SHUT_MAX_TILT_DEG)
     if tilt > SHUT_MAX_TILT_DEG:
         return {"state": "open", "confidence": confidence}
@@ -148,14 +158,18 @@ def leaflets_apart(first: np.ndarray, second: np.ndarray, every: np.ndarray) -> 
     """Whether the two largest parts `first` and `second` (pixels (n, 2) each) of a mask whose kept
     parts' pixels are `every` (m, 2) are the two leaflets of an open valve: their gap at least
     APART_GAP_SHARE of the width of all parts, or all parts spread across their principal line by
-    APART_SPREAD (pieces of a shut valve lie along one line).
+    APART_SPREAD with both standing at least LEAFLET_MIN_TILT_DEG from the rows (pieces of a shut
+    valve lie along one line; one broken where the leaflets meet is spread by their tips, standing
+    up, but leaves a piece lying along the annulus).
 
-    Both thresholds were chosen on the bundled model's masks of `synth --seed 3` test clips, keeping
-    the rule's accuracy on the true masks (BENCHMARKS.md, "Measurements")."""
+    The gap and spread thresholds were chosen on the bundled model's masks of `synth --seed 3` test
+    clips, the tilt on seeds 1, 3 and 4, keeping the rule's accuracy on the true masks
+    (BENCHMARKS.md, "Measurements")."""
     width = np.ptp(every[:, 0]) + 1.0
     singular = np.linalg.svd(every - every.mean(axis=0), compute_uv=False)
+    both_stand = min(_tilt_deg(first), _tilt_deg(second)) >= LEAFLET_MIN_TILT_DEG
     return (_gap_px(first, second) >= APART_GAP_SHARE * width
-            or singular[1] >= APART_SPREAD * max(singular[0], 1e-9))
+            or (singular[1] >= APART_SPREAD * max(singular[0], 1e-9) and both_stand))
 
 
 def measure_frame(mask: np.ndarray) -> FrameGeometry:
@@ -185,15 +199,23 @@ def _fill_inner_runs(states: list[str | None], is_short) -> list[str | None]:
     return out
 
 
-def majority_states(states: list[str | None]) -> list[str | None]:
+def _majority_once(states: list[str | None]) -> list[str | None]:
     """Each known state replaced by the majority of the MAJORITY_FRAMES known states centred on it
-    (fewer at the ends); None stays None. Removes one-frame flickers."""
+    (fewer at the ends); None stays None."""
     known = [t for t, s in enumerate(states) if s is not None]
     out, half = list(states), MAJORITY_FRAMES // 2
     for i, t in enumerate(known):
         window = [states[k] for k in known[max(0, i - half):i + half + 1]]
         out[t] = max(("open", "shut"), key=lambda s: (window.count(s), s == states[t]))
     return out
+
+
+def majority_states(states: list[str | None]) -> list[str | None]:
+    """`_majority_once` repeated until nothing changes: removes one-frame flickers, also where two
+    follow each other (open shut open shut inside a shut run), which one pass only shifts."""
+    while (again := _majority_once(states)) != states:
+        states = again
+    return states
 
 
 def steady_states(states: list[str | None]) -> list[str | None]:
@@ -295,18 +317,37 @@ def _cycles(m: ClipMeasurement) -> list[Cycle]:
     return cycles
 
 
+def _votes(states: list[str | None]) -> np.ndarray:
+    """float (T,): +1 for each open frame, -1 for each shut one, 0 where no state."""
+    return np.array([{"open": 1.0, "shut": -1.0}.get(s, 0.0) for s in states])
+
+
 def _autocorrelation(x: np.ndarray, lags: range) -> np.ndarray:
     """Mean x[t] * x[t + lag] over t, for each lag (x float (T,))."""
     return np.array([np.dot(x[:-lag], x[lag:]) / (len(x) - lag) for lag in lags])
 
 
-def heart_rate_bpm(states: list[str | None], fps: float) -> float:
-    """The valve's rate in beats per minute: 60 fps / the period (frames) at which the open (+1) /
-    shut (-1) series best repeats: the shortest lag whose autocorrelation peak reaches
-    PEAK_SHARE of the highest (a period's multiples repeat too), among lags of MIN_BPM..MAX_BPM
-    and at most 2/3 of the clip, placed between whole frames by its neighbours (`_peak_offset`).
-    NaN when no such peak (under about 1.5 beats)."""
-    x = np.array([{"open": 1.0, "shut": -1.0}.get(s, 0.0) for s in states])
+def event_spacing(states: list[str | None]) -> float:
+    """Median frames from each opening to the next and each closing to the next (`valve_events`),
+    leaving out those across frames without a state (a beat lost there would count twice); NaN
+    when none is left."""
+    events = valve_events(states)
+    unknown_before = np.cumsum([s is None for s in states])
+    frames = [[t for t, kind in events if kind == wanted] for wanted in ("opening", "closing")]
+    spacings = [b - a for of_kind in frames for a, b in zip(of_kind, of_kind[1:])
+                if unknown_before[a] == unknown_before[b]]
+    return float(np.median(spacings)) if spacings else math.nan
+
+
+def valve_period(states: list[str | None], fps: float) -> float:
+    """Frames (float) after which the open (+1) / shut (-1) series repeats: among the positive peaks
+    of its autocorrelation, over lags of MIN_BPM..MAX_BPM and at most 2/3 of the clip, the one
+    nearest (in ratio) the spacing of the states' events (`event_spacing`): a peak at half or twice
+    the period can be as high as the period's when the leaflets touch in diastole or a beat is
+    lost. Without two events of a kind, the shortest peak reaching PEAK_SHARE of the highest (a
+    period's multiples repeat too). Placed between whole frames by its neighbours (`_peak_offset`);
+    NaN when there is no peak (under about 1.5 beats)."""
+    x = _votes(states)
     x[x != 0] -= x[x != 0].mean() if (x != 0).any() else 0.0
     lags = range(max(1, int(fps * 60 / MAX_BPM)), int(min(len(x) * 2 / 3, fps * 60 / MIN_BPM)) + 1)
     r = _autocorrelation(x, lags)
@@ -314,9 +355,17 @@ def heart_rate_bpm(states: list[str | None], fps: float) -> float:
              if r[i] > 0 and (i == 0 or r[i] >= r[i - 1]) and (i == len(r) - 1 or r[i] >= r[i + 1])]
     if not peaks:
         return math.nan
-    top = max(r[i] for i in peaks)
-    first = next(i for i in peaks if r[i] >= PEAK_SHARE * top)
-    return 60.0 * fps / (lags[first] + _peak_offset(r, first))
+    spacing = event_spacing(states)
+    if math.isfinite(spacing):
+        chosen = min(peaks, key=lambda i: abs(math.log(lags[i] / spacing)))
+    else:
+        chosen = next(i for i in peaks if r[i] >= PEAK_SHARE * max(r[i] for i in peaks))
+    return lags[chosen] + _peak_offset(r, chosen)
+
+
+def heart_rate_bpm(states: list[str | None], fps: float) -> float:
+    """The valve's rate in beats per minute: 60 fps / `valve_period`; NaN under about 1.5 beats."""
+    return 60.0 * fps / valve_period(states, fps)
 
 
 def _peak_offset(r: np.ndarray, i: int) -> float:
@@ -328,11 +377,32 @@ def _peak_offset(r: np.ndarray, i: int) -> float:
     return float(0.5 * (r[i - 1] - r[i + 1]) / curvature) if curvature < 0 else 0.0
 
 
+def fold_states(states: list[str | None], period: float) -> list[str | None]:
+    """Each frame's state weighed against the states one or more `period`s (frames, float) away:
+    votes +1 open, -1 shut, 0 None, linearly interpolated between frames; a frame's own vote
+    counts OWN_BEAT_WEIGHT, so it stands unless two other beats outvote it, and a frame without a
+    state takes the other beats'. None where the votes cancel; `states` as they are when `period`
+    is NaN."""
+    if not math.isfinite(period):
+        return list(states)
+    votes = _votes(states)
+    frames = np.arange(len(votes), dtype=np.float64)
+    total = OWN_BEAT_WEIGHT * votes
+    for shift in period * np.arange(1, int(len(votes) / period) + 1):
+        for at in (frames - shift, frames + shift):
+            inside = (at >= 0) & (at <= len(votes) - 1)
+            total[inside] += np.interp(at[inside], frames, votes)
+    return [None if v == 0 else "open" if v > 0 else "shut" for v in total]
+
+
 def measure_clip(mask: np.ndarray, fps: float, calibration: Calibration = Calibration(),
                  name: str = "") -> ClipMeasurement:
-    """Measure a clip's masks, bool (H, W, T) at `fps` frames per second."""
+    """Measure a clip's masks, bool (H, W, T) at `fps` frames per second: each frame read alone
+    (`measure_frame`), weighed against the other beats at the period of these states once steadied
+    (`fold_states`), then steadied (`steady_states`)."""
     frames = [measure_frame(mask[:, :, t]) for t in range(mask.shape[2])]
-    states = steady_states([f.state for f in frames])
+    raw = [f.state for f in frames]
+    states = steady_states(fold_states(raw, valve_period(steady_states(raw), fps)))
     m = ClipMeasurement(name, float(fps), calibration, frames, states, valve_events(states))
     m.cycles = _cycles(m)
     m.heart_rate_bpm = heart_rate_bpm(states, fps)

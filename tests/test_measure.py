@@ -10,6 +10,7 @@ from mvcore.measure import (
     calibration_of,
     clip_summary,
     cycle_table,
+    fold_states,
     frame_table,
     heart_rate_bpm,
     landmarks,
@@ -47,6 +48,22 @@ def broken_shut_valve(gap: int, span: int = 50, width: int = 3) -> np.ndarray:
     return mask
 
 
+def tips_up_shut_valve(gap: int) -> np.ndarray:
+    """A shut valve 50 px across whose leaflets' tips, pressed together, stand 18 px up from its
+    middle, broken by a `gap` px wide hole beside them (where a model's mask often breaks it)."""
+    mask = bar(np.zeros(SHAPE, bool), 80, 83, 50, 100)
+    bar(mask, 62, 80, 75, 78)
+    mask[:, 75 - gap:75] = False
+    return mask
+
+
+def tipped_leaflet() -> np.ndarray:
+    """One leaflet lying across (30 px) with the tips standing up (18 px) at its end: a shut valve
+    whose other leaflet is lost. The chord from its far end to the tips' top is 34 degrees steep."""
+    mask = bar(np.zeros(SHAPE, bool), 80, 83, 50, 80)
+    return bar(mask, 62, 80, 77, 80)
+
+
 def tilted_leaflet() -> np.ndarray:
     """One bar standing upright: one leaflet of an open valve, the other not found."""
     return bar(np.zeros(SHAPE, bool), 40, 90, 60, 63)
@@ -62,6 +79,9 @@ def tilted_leaflet() -> np.ndarray:
     (shut_valve(span=24), "shut", 0.0, 23.0),
     (broken_shut_valve(gap=4), "shut", 0.0, 49.0),      # two pieces in one line: one valve, end to end
     (broken_shut_valve(gap=10), "shut", 0.0, 49.0),
+    (tips_up_shut_valve(gap=0), "shut", 0.0, 49.0),
+    (tips_up_shut_valve(gap=3), "shut", 0.0, 49.0),     # broken beside the tips: a flat piece is no leaflet
+    (tips_up_shut_valve(gap=6), "shut", 0.0, 49.0),
     (tilted_leaflet(), "open", math.nan, math.nan),
     (np.zeros(SHAPE, bool), None, math.nan, math.nan),
 ])
@@ -93,6 +113,14 @@ def test_landmarks_are_each_frames_hinges_then_tips_or_nan(mask, hinges, tips):
     assert np.isnan(points[:, :2]).all() != hinges and np.isnan(points[:, 2:]).all() != tips
     if hinges:
         np.testing.assert_array_equal(points[0, :2], m.frames[0].hinges)
+
+
+@pytest.mark.parametrize("mask, state", [
+    (tipped_leaflet(), "shut"),     # its long axis lies across, whatever the stub at its end
+    (tilted_leaflet(), "open"),
+])
+def test_one_part_is_read_by_its_long_axis(mask, state):
+    assert measure_frame(mask).state == state
 
 
 def test_specks_are_ignored():
@@ -127,9 +155,18 @@ def test_the_user_pixel_size_comes_before_the_file_one(file_mm, user_mm, expecte
 
 
 def beating_masks(pattern: str) -> np.ndarray:
-    """Masks (H, W, T) whose frames are open ('o'), shut ('s') or empty ('.')."""
-    frames = {"o": open_valve(gap=20), "s": shut_valve(), ".": np.zeros(SHAPE, bool)}
+    """Masks (H, W, T) whose frames are open ('o'), shut ('s'), empty ('.') or one leaflet
+    standing ('l', read as open)."""
+    frames = {"o": open_valve(gap=20), "s": shut_valve(), ".": np.zeros(SHAPE, bool), "l": tilted_leaflet()}
     return np.stack([frames[c] for c in pattern], axis=2)
+
+
+def states_of(pattern: str) -> list[str | None]:
+    """Per-frame states from a pattern of 'o' (open), 's' (shut) and '.' (None)."""
+    return [{"o": "open", "s": "shut", ".": None}[c] for c in pattern]
+
+
+BEAT = "s" * 8 + "o" * 12  # one beat of 20 frames: 150 bpm at 50 fps
 
 
 @pytest.mark.parametrize("pattern, events", [
@@ -139,7 +176,7 @@ def beating_masks(pattern: str) -> np.ndarray:
     ("oooossssssssoooss", [(4, "closing"), (12, "opening"), (15, "closing")]),
 ])
 def test_events_from_states(pattern, events):
-    states = steady_states([{"o": "open", "s": "shut", ".": None}[c] for c in pattern])
+    states = steady_states(states_of(pattern))
     assert valve_events(states) == events
 
 
@@ -150,7 +187,7 @@ def test_events_from_states(pattern, events):
 ])
 def test_mid_diastolic_touch_is_not_a_closing(pattern, events):
     """A shut run inside open ones under 3/4 of the clip's longest (systole) is the leaflets touching."""
-    states = steady_states([{"o": "open", "s": "shut", ".": None}[c] for c in pattern])
+    states = steady_states(states_of(pattern))
     assert valve_events(states) == events
 
 
@@ -161,6 +198,38 @@ def test_mid_diastolic_touch_is_not_a_closing(pattern, events):
 def test_heart_rate_from_the_valve_period(period, beats, fps):
     states = ["open" if (t % period) / period >= 0.4 else "shut" for t in range(int(period * beats))]
     assert heart_rate_bpm(states, fps) == pytest.approx(60 * fps / period, abs=1.0)
+
+
+@pytest.mark.parametrize("pattern", [
+    BEAT + "o" * 20 + BEAT * 2,     # a closure lost: the autocorrelation peaks higher at 2 beats than at 1
+    BEAT * 2 + "." * 20 + BEAT,     # a beat without a valve
+    BEAT * 4,
+])
+def test_heart_rate_is_not_halved_by_a_lost_beat(pattern):
+    assert heart_rate_bpm(states_of(pattern), 50.0) == pytest.approx(150.0, abs=1.0)
+
+
+@pytest.mark.parametrize("pattern, period, expected", [
+    (BEAT * 3, 20.0, BEAT * 3),                     # a steady clip stays as it is
+    (BEAT + "." * 20 + BEAT * 2, 20.0, BEAT * 4),   # a beat without a valve takes the others' states
+    (BEAT + "o" * 20 + BEAT * 2, 20.0, BEAT * 4),   # a closure read open is outvoted by three beats
+    (BEAT + "o" * 20, 20.0, BEAT + "o" * 20),        # ... but not by one
+    ("ss..oo", math.nan, "ss..oo"),                  # no period: nothing to weigh against
+])
+def test_each_frame_is_weighed_against_the_other_beats(pattern, period, expected):
+    assert fold_states(states_of(pattern), period) == states_of(expected)
+
+
+@pytest.mark.parametrize("pattern", [
+    BEAT + "." * 8 + "o" * 12 + BEAT * 2,   # a systole without a valve
+    BEAT + "l" * 8 + "o" * 12 + BEAT * 2,   # a systole where only one leaflet, standing, is found
+])
+def test_a_beat_whose_masks_lose_the_valve_borrows_the_other_beats(pattern):
+    m = measure_clip(beating_masks(pattern), fps=50.0)
+    assert m.states == states_of(BEAT * 4)
+    assert m.events == valve_events(states_of(BEAT * 4))
+    assert [c.open_frame for c in m.cycles] == [8, 28, 48]
+    assert m.heart_rate_bpm == pytest.approx(150.0, abs=1.0)
 
 
 def test_one_beat_gives_no_heart_rate():
