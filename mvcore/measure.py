@@ -6,9 +6,11 @@ far apart, or spread across their common line) are an open valve; each part's en
 axis are its hinge (the deeper end, larger row: the annulus lies farther from the apical probe than
 the open leaflet's tip) and its tip. Parts lying in one line are pieces of one structure, as a
 model's mask often breaks a shut valve, and are measured as one part. One part lying across the
-image (its long axis within `SHUT_MAX_TILT_DEG` of the rows) is a shut valve, hinge to hinge; one
-part standing steeper is one leaflet of an open valve, whose opening and annulus cannot be measured.
-Values that cannot be measured are NaN, never 0.
+image (its long axis within a limit of the rows) is a shut valve, hinge to hinge; one part standing
+steeper is one leaflet of an open valve, whose opening and annulus cannot be measured. The limit is
+the clip's own where the tilts of its one-part frames fall in two groups clearly apart (lying
+across, standing), else `SHUT_MAX_TILT_DEG` (`clip_tilt_limit`, `clip_frames`). Values that cannot
+be measured are NaN, never 0.
 
 Over the clip, each frame's state is weighed against the same phase of the other beats
 (`fold_states`), so a beat whose masks lose the valve borrows the others' states; flickers and the
@@ -27,7 +29,10 @@ import numpy as np
 
 MIN_PART_SHARE = 0.15   # a connected part smaller than this share of the largest is noise
 MIN_PART_PX = 4         # ... and so is one of fewer pixels
-SHUT_MAX_TILT_DEG = 45  # one part whose long axis lies within this of the rows is a shut valve
+SHUT_MAX_TILT_DEG = 45  # one part whose long axis lies within this of the rows is a shut valve ...
+SPLIT_MIN_SHARE = 0.6   # ... unless a clip's one-part tilts split in two groups (Otsu) holding this share of their variance
+SPLIT_MIN_GAP_DEG = 3   # ... with at least this gap between the groups
+SPLIT_MIN_FRAMES = 2    # ... and at least this many frames in each
 GAP_SURE_PX = 3.0       # two leaflets this far apart are surely open (confidence 1)
 APART_GAP_SHARE = 0.3   # two parts whose gap is this share of the valve's width are two leaflets ...
 APART_SPREAD = 0.34     # ... and so are parts spread across their line this much (2nd / 1st singular value)
@@ -74,7 +79,8 @@ class FrameGeometry:
     """One frame's valve in px: state 'open', 'shut' or None (no valve found); confidence of the
     state 0.5 .. 1 (NaN when None); hinges and tips (2, 2) float (column, row) or None;
     opening_px tip to tip, annulus_px hinge to hinge (NaN when not measurable); extent of the
-    mask's box (width, height) px and its area px^2."""
+    mask's box (width, height) px and its area px^2; tilt_deg, the long axis's angle from the rows
+    of a frame read as one part (NaN otherwise)."""
 
     state: str | None = None
     confidence: float = math.nan
@@ -85,6 +91,7 @@ class FrameGeometry:
     width_px: float = math.nan
     height_px: float = math.nan
     area_px2: float = 0.0
+    tilt_deg: float = math.nan
 
 
 def _parts(mask: np.ndarray) -> list[np.ndarray]:
@@ -143,15 +150,16 @@ def _open_geometry(first: np.ndarray, second: np.ndarray) -> dict:
             "annulus_px": float(np.linalg.norm(hinges[0] - hinges[1]))}
 
 
-def _single_geometry(part: np.ndarray) -> dict:
-    """A shut valve (lying across: hinges at its ends, opening 0) or one leaflet (standing)."""
+def _single_geometry(part: np.ndarray, shut_max_tilt_deg: float) -> dict:
+    """A shut valve (lying within `shut_max_tilt_deg` of the rows: hinges at its ends, opening 0)
+    or one leaflet (standing steeper)."""
     ends = part_ends(part)
     tilt = _tilt_deg(part)
-    confidence = 0.5 + 0.5 * min(1.0, abs(tilt - SHUT_MAX_TILT_DEG) / SHUT_MAX_TILT_DEG)
-    if tilt > SHUT_MAX_TILT_DEG:
-        return {"state": "open", "confidence": confidence}
+    confidence = 0.5 + 0.5 * min(1.0, abs(tilt - shut_max_tilt_deg) / max(shut_max_tilt_deg, 1e-9))
+    if tilt > shut_max_tilt_deg:
+        return {"state": "open", "confidence": confidence, "tilt_deg": tilt}
     return {"state": "shut", "confidence": confidence, "hinges": ends, "opening_px": 0.0,
-            "annulus_px": float(np.linalg.norm(ends[0] - ends[1]))}
+            "annulus_px": float(np.linalg.norm(ends[0] - ends[1])), "tilt_deg": tilt}
 
 
 def leaflets_apart(first: np.ndarray, second: np.ndarray, every: np.ndarray) -> bool:
@@ -172,8 +180,9 @@ def leaflets_apart(first: np.ndarray, second: np.ndarray, every: np.ndarray) -> 
             or (singular[1] >= APART_SPREAD * max(singular[0], 1e-9) and both_stand))
 
 
-def measure_frame(mask: np.ndarray) -> FrameGeometry:
-    """The valve of one frame, mask bool (H, W): state, points and lengths in px (see `FrameGeometry`)."""
+def measure_frame(mask: np.ndarray, shut_max_tilt_deg: float = SHUT_MAX_TILT_DEG) -> FrameGeometry:
+    """The valve of one frame, mask bool (H, W): state, points and lengths in px (see `FrameGeometry`);
+    one part is shut within `shut_max_tilt_deg` of the rows."""
     parts = _parts(mask)
     if not parts:
         return FrameGeometry()
@@ -181,9 +190,39 @@ def measure_frame(mask: np.ndarray) -> FrameGeometry:
     if len(parts) >= 2 and leaflets_apart(parts[0], parts[1], every):
         found = _open_geometry(parts[0], parts[1])
     else:
-        found = _single_geometry(every)
+        found = _single_geometry(every, shut_max_tilt_deg)
     width, height = every.max(0) - every.min(0) + 1
     return FrameGeometry(**found, width_px=float(width), height_px=float(height), area_px2=float(mask.sum()))
+
+
+def clip_tilt_limit(tilts: np.ndarray) -> float:
+    """The tilt (degrees) below which a clip's one part is shut, from the tilts float (n,) of its
+    one-part frames (NaN entries ignored): where Otsu's split of them in two groups explains at least
+    SPLIT_MIN_SHARE of their variance, with SPLIT_MIN_FRAMES or more in each and SPLIT_MIN_GAP_DEG or
+    more between them, the middle of that gap (a shut valve lying across, a lone leaflet standing),
+    at most SHUT_MAX_TILT_DEG; else SHUT_MAX_TILT_DEG.
+
+    The three split thresholds were chosen on the bundled model's masks of `synth --seed 1..4` test
+    clips, keeping the true masks' accuracy (BENCHMARKS.md, "Measurements")."""
+    tilts = np.sort(tilts[np.isfinite(tilts)])
+    cuts = range(SPLIT_MIN_FRAMES, len(tilts) - SPLIT_MIN_FRAMES + 1)
+    if not cuts or np.ptp(tilts) == 0:
+        return float(SHUT_MAX_TILT_DEG)
+    between = [k * (len(tilts) - k) * (tilts[:k].mean() - tilts[k:].mean()) ** 2 / len(tilts) ** 2 for k in cuts]
+    k = cuts[int(np.argmax(between))]
+    if max(between) < SPLIT_MIN_SHARE * tilts.var() or tilts[k] - tilts[k - 1] < SPLIT_MIN_GAP_DEG:
+        return float(SHUT_MAX_TILT_DEG)
+    return float(min(SHUT_MAX_TILT_DEG, (tilts[k - 1] + tilts[k]) / 2))
+
+
+def clip_frames(mask: np.ndarray) -> list[FrameGeometry]:
+    """Each frame of masks bool (H, W, T) measured (`measure_frame`) with the clip's limit on the
+    tilt of a shut part (`clip_tilt_limit` of the frames read as one part)."""
+    frames = [measure_frame(mask[:, :, t]) for t in range(mask.shape[2])]
+    limit = clip_tilt_limit(np.array([f.tilt_deg for f in frames]))
+    if limit == SHUT_MAX_TILT_DEG:
+        return frames
+    return [measure_frame(mask[:, :, t], limit) if math.isfinite(f.tilt_deg) else f for t, f in enumerate(frames)]
 
 
 def _fill_inner_runs(states: list[str | None], is_short) -> list[str | None]:
@@ -397,10 +436,10 @@ def fold_states(states: list[str | None], period: float) -> list[str | None]:
 
 def measure_clip(mask: np.ndarray, fps: float, calibration: Calibration = Calibration(),
                  name: str = "") -> ClipMeasurement:
-    """Measure a clip's masks, bool (H, W, T) at `fps` frames per second: each frame read alone
-    (`measure_frame`), weighed against the other beats at the period of these states once steadied
-    (`fold_states`), then steadied (`steady_states`)."""
-    frames = [measure_frame(mask[:, :, t]) for t in range(mask.shape[2])]
+    """Measure a clip's masks, bool (H, W, T) at `fps` frames per second: each frame read with the
+    clip's tilt limit (`clip_frames`), weighed against the other beats at the period of these states
+    once steadied (`fold_states`), then steadied (`steady_states`)."""
+    frames = clip_frames(mask)
     raw = [f.state for f in frames]
     states = steady_states(fold_states(raw, valve_period(steady_states(raw), fps)))
     m = ClipMeasurement(name, float(fps), calibration, frames, states, valve_events(states))

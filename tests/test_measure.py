@@ -8,7 +8,9 @@ import pytest
 from mvcore.measure import (
     Calibration,
     calibration_of,
+    clip_frames,
     clip_summary,
+    clip_tilt_limit,
     cycle_table,
     fold_states,
     frame_table,
@@ -121,6 +123,50 @@ def test_landmarks_are_each_frames_hinges_then_tips_or_nan(mask, hinges, tips):
 ])
 def test_one_part_is_read_by_its_long_axis(mask, state):
     assert measure_frame(mask).state == state
+
+
+def leaning_bar(degrees: float, length: int = 50) -> np.ndarray:
+    """One bar 3 px thick, `length` px long, centred at (80, 60), its long axis `degrees` from the rows."""
+    import cv2
+
+    mask = np.zeros(SHAPE, np.uint8)
+    dx, dy = 0.5 * length * math.cos(math.radians(degrees)), 0.5 * length * math.sin(math.radians(degrees))
+    cv2.line(mask, (round(80 - dx), round(60 + dy)), (round(80 + dx), round(60 - dy)), 1, thickness=3)
+    return mask.astype(bool)
+
+
+# (tilts of a clip's one-part frames, the clip's limit): two groups clearly apart are split in the
+# middle of their gap (never above the fixed 45); one group, or too few standing, keep 45
+@pytest.mark.parametrize("tilts, limit", [
+    ([25, 25, 25, 25, 40, 40], 32.5),
+    ([25, 24, 26, 40, 41, math.nan], 33.0),      # frames read as two leaflets (NaN) left out
+    ([2, 4, 5, 3, 30, 38], 17.5),
+    ([5, 5, 5, 60, 70], 32.5),
+    ([30, 30, 80, 85], 45.0),                    # the gap's middle is steeper than 45: 45
+    ([10, 11, 12, 13, 12, 11], 45.0),            # one group
+    ([20, 21, 22, 23, 24, 25], 45.0),            # spread, no gap
+    ([5, 5, 5, 5, 40], 45.0),                    # one frame standing is not a group
+    ([7, 7, 7, 7], 45.0),
+    ([], 45.0),
+])
+def test_clip_tilt_limit_splits_two_groups_clearly_apart(tilts, limit):
+    assert clip_tilt_limit(np.array(tilts, float)) == pytest.approx(limit)
+
+
+# (shut frames' tilt, lone leaflet's tilt, states of the clip 'ssssooss'): the clip's one-part frames
+# read against each other; a frame alone reads both shut under the fixed 45
+@pytest.mark.parametrize("shut_deg, open_deg, states", [
+    (25, 40, "ssssooss"),
+    (5, 30, "ssssooss"),
+    (3, 60, "ssssooss"),
+    (20, 22, "ssssssss"),   # groups too near: the fixed 45 reads both shut
+])
+def test_a_clip_reads_its_one_part_frames_by_their_own_groups(shut_deg, open_deg, states):
+    masks = np.stack([leaning_bar(open_deg if c == "o" else shut_deg) for c in "ssssooss"], axis=2)
+    frames = clip_frames(masks)
+    assert "".join(f.state[0] for f in frames) == states
+    assert [math.isnan(f.annulus_px) for f in frames] == [c == "o" for c in states]
+    assert measure_frame(masks[:, :, 4]).state == ("open" if open_deg > 45 else "shut")
 
 
 def test_specks_are_ignored():

@@ -141,13 +141,14 @@ def read_events() -> dict:
 
 
 def print_marked_states() -> float:
-    """The state `mvcore.measure.measure_frame` reads from each hand-drawn mask of labels.npz beside
-    the state marked with it; returns the share that agree (the rule alone, no model)."""
-    from ..measure import measure_frame
+    """The state `mvcore.measure.clip_frames` reads from each hand-drawn mask of labels.npz (together,
+    as frames of one clip) beside the state marked with it; returns the share that agree (the rule
+    alone, no model)."""
+    from ..measure import clip_frames
 
     saved, marks = np.load(REAL_DIR / "labels.npz"), read_marks()
-    found = [(int(t), marks["frames"][str(int(t))]["state"], measure_frame(saved["masks"][:, :, i]).state)
-             for i, t in enumerate(saved["frames"])]
+    found = [(int(t), marks["frames"][str(int(t))]["state"], frame.state)
+             for t, frame in zip(saved["frames"], clip_frames(saved["masks"]))]
     agree = float(np.mean([marked == read for _, marked, read in found]))
     print("\n| marked frame | marked state | state read from the marked mask |\n|---|---|---|")
     for t, marked, read in found:
