@@ -86,17 +86,20 @@ class SegmentationBatches(keras.utils.PyDataset):
     """Batches (x float32 (B, S, S, C), y float32 (B, S, S, 1)) of cropped examples.
 
     `augment`: random crops and intensity changes (with `scanner_aug` also small rotations, blur,
-    lower resolution and contrast; with `flip` left-right mirroring), examples drawn with
+    lower resolution and contrast, and with `texture_aug` `augment_texture`; with `flip` left-right
+    mirroring), examples drawn with
     replacement (`samples` per epoch, expert examples `expert_weight` times as likely); otherwise
     each example once, in order, cropped exactly around its box (validation).
     """
 
     def __init__(self, examples: list[Example], size: int, margin: float, batch_size: int,
                  whole_frame: bool = False, augment: bool = False, samples: int = 0,
-                 expert_weight: float = 1.0, flip: bool = False, scanner_aug: bool = False, seed: int = 0):
+                 expert_weight: float = 1.0, flip: bool = False, scanner_aug: bool = False,
+                 texture_aug: bool = False, seed: int = 0):
         super().__init__()
         self.examples, self.size, self.margin, self.batch_size = examples, size, margin, batch_size
         self.whole_frame, self.augment, self.flip, self.scanner_aug = whole_frame, augment, flip, scanner_aug
+        self.texture_aug = texture_aug
         self.samples = samples if augment else len(examples)
         weights = np.array([expert_weight if e.expert else 1.0 for e in examples])
         self.p = weights / weights.sum()
@@ -129,6 +132,8 @@ class SegmentationBatches(keras.utils.PyDataset):
             if self.rng.random() < 0.5:
                 x, y = random_affine(x, y, self.rng, degrees=15.0, scale=(0.9, 1.1), shift=0.05)
             x = augment_appearance(x, self.rng)
+            if self.texture_aug:
+                x = augment_texture(x, self.rng)
         else:
             x = augment_intensity(x, self.rng)
         if self.flip and self.rng.random() < 0.5:
@@ -173,6 +178,29 @@ def augment_appearance(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     mean = float(x.mean())
     x = np.clip(mean + (x - mean) * rng.uniform(0.7, 1.3), 0.0, 1.0).astype(np.float32)
     return augment_intensity(x, rng)
+
+
+def _smooth_noise(shape: tuple, sigma: float, rng: np.random.Generator) -> np.ndarray:
+    """float32 (H, W) Gaussian noise blurred by `sigma` px, rescaled to unit standard deviation."""
+    field = cv2.GaussianBlur(rng.standard_normal(shape, dtype=np.float32), (0, 0), sigma)
+    return field / max(float(field.std()), 1e-6)
+
+
+def augment_texture(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Textures that differ between scanners, on float32 crops (S, S, C) in [0, 1], each half the time:
+    multiplicative speckle of another grain (sigma 0.5-2 px, 10-40 %), a random monotone tone curve
+    (three inner knots), and haze (a smooth field up to 0.15 added where the crop is dark)."""
+    size = x.shape[:2]
+    if rng.random() < 0.5:
+        grain = _smooth_noise(size, rng.uniform(0.5, 2.0), rng) * rng.uniform(0.1, 0.4)
+        x = x * np.clip(1.0 + grain, 0.0, None)[..., None]
+    if rng.random() < 0.5:
+        knots = np.sort(rng.uniform(0.0, 1.0, 3))
+        x = np.interp(x, [0.0, 0.25, 0.5, 0.75, 1.0], np.r_[0.0, knots, 1.0])
+    if rng.random() < 0.5:
+        haze = rng.uniform(0.0, 0.15) * (1.0 + _smooth_noise(size, size[0] / 8, rng).clip(-1, 1)) / 2
+        x = x + (haze * (1.0 - np.clip(x * 4, 0.0, 1.0).mean(axis=-1)))[..., None]
+    return np.clip(x, 0.0, 1.0).astype(np.float32)
 
 
 def augment_locator_example(x: np.ndarray, y: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:

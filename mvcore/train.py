@@ -364,7 +364,8 @@ def fit_segmenter(run: Run, model, locator, stage: str, examples: list[Example],
     first = stage == "stage1"
     batches = SegmentationBatches(examples, augment=True, samples=config.samples_per_epoch,
                                   expert_weight=config.expert_weight if first else 1.0, flip=config.flip,
-                                  scanner_aug=config.scanner_aug, seed=config.seed if first else config.seed + 1,
+                                  scanner_aug=config.scanner_aug, texture_aug=config.texture_aug,
+                                  seed=config.seed if first else config.seed + 1,
                                   **crop_settings(config))
     fit_stage(model, batches, val_batches, Stage.of(config, stage), run.on_event, run.history, run.placement)
     run.metrics[stage] = evaluate_stage(run, model, locator, stage)

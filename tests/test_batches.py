@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from mvcore.batches import (MOTION_DROPOUT, Example, LocatorBatches, SegmentationBatches, augment_appearance,
-                            random_affine, unlabelled_frames)
+                            augment_texture, random_affine, unlabelled_frames)
 from mvcore.clip import Clip
 
 
@@ -67,11 +67,23 @@ def test_the_motion_map_is_dropped_on_about_a_quarter_of_the_locator_examples():
     assert bx.shape == x.shape and by.shape == y.shape
 
 
+@pytest.mark.parametrize("augment", [augment_appearance, augment_texture])
 @pytest.mark.parametrize("seed", range(8))
-def test_appearance_changes_keep_a_crop_a_crop(seed):
+def test_appearance_changes_keep_a_crop_a_crop(augment, seed):
     yy, xx = np.mgrid[:48, :48]
     x = (((xx // 6 + yy // 6) % 2) * 0.6 + 0.2).astype(np.float32)[..., None]
-    out = augment_appearance(x.copy(), np.random.default_rng(seed))
+    out = augment(x.copy(), np.random.default_rng(seed))
     assert out.shape == x.shape and out.dtype == np.float32
     assert 0.0 <= out.min() and out.max() <= 1.0
     assert np.corrcoef(out.ravel(), x.ravel())[0, 1] > 0.3   # still the same picture
+
+
+def test_texture_changes_most_crops_and_leaves_the_input_alone():
+    """Each of the three changes is drawn half the time: about 7 crops in 8 change."""
+    yy, xx = np.mgrid[:32, :32]
+    x = (((xx // 4 + yy // 4) % 2) * 0.6 + 0.2).astype(np.float32)[..., None]
+    before = x.copy()
+    rng = np.random.default_rng(0)
+    changed = [not np.allclose(augment_texture(x, rng), x, atol=1e-3) for _ in range(80)]
+    assert np.array_equal(x, before)
+    assert 0.75 <= np.mean(changed) <= 0.97

@@ -8,7 +8,8 @@ from mvcore.bench.real import real_clips
 from mvcore.cli import main
 from mvcore.clip import Clip
 from mvcore.config import PredictConfig
-from mvcore.corrections import ADD_COLOUR, ERASE_COLOUR, View, apply_strokes, corrected_clip, write_train_pickle
+from mvcore.corrections import (ADD_COLOUR, ERASE_COLOUR, FINE_TUNE_LR, View, apply_strokes, corrected_clip,
+                                write_train_pickle)
 from mvcore.data import load_aml
 from mvcore.metrics import frame_iou
 from mvcore.predict import Segmenter
@@ -82,9 +83,10 @@ def test_corrected_frames_make_an_aml_train_record(tmp_path):
 
 @pytest.mark.long
 def test_fine_tuning_on_an_exported_pickle_moves_the_model_towards_the_corrections(bundled_model, tmp_path):
-    """3 hand-marked frames of the real cine, where the bundled model is poor (IoU 0.13 with its
-    grey-level matching), as corrections: the exported train.pkl loads, a short fine-tuning on it
-    trains, and the IoU on those frames rises (to 0.22 on the development machine)."""
+    """3 hand-marked frames of the real cine, where the bundled model is poor (IoU 0.21 with its
+    grey-level matching), as corrections: the exported train.pkl loads, a short fine-tuning on it at
+    the app's learning rate (half the app's crops) trains, and the IoU on those frames rises (to 0.28
+    on the development machine)."""
     real = real_clips()[0]
     chosen = [56, 72, 88]
     path = write_train_pickle([corrected_clip(real, {t: real.label[:, :, t] for t in chosen})], tmp_path / "train.pkl")
@@ -97,6 +99,6 @@ def test_fine_tuning_on_an_exported_pickle_moves_the_model_towards_the_correctio
         return float(np.mean([frame_iou(real.label[:, :, t], masks[:, :, i]) for i, t in enumerate(chosen)]))
 
     assert main(["train", str(path), "--init", str(bundled_model), "--out", str(tmp_path / "tuned"), "--fast",
-                 "--epochs-stage2", "6", "--lr-stage2", "0.003"]) == 0
+                 "--epochs-stage2", "8", "--lr-stage2", str(FINE_TUNE_LR)]) == 0
     before, after = iou(bundled_model), iou(tmp_path / "tuned")
-    assert after > before + 0.05, (before, after)
+    assert after > before + 0.04, (before, after)

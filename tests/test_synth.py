@@ -88,7 +88,7 @@ def test_video_looks_like_a_sector_scan(records, kind, bright_frames):
         assert np.abs(np.diff(video[:, :, :2].astype(int), axis=2)).mean() > 0.5  # it moves
 
 
-def test_thickness_of_exact_labels():
+def test_thickness_of_expert_labels():
     import cv2
 
     scale = 0.5
@@ -96,7 +96,32 @@ def test_thickness_of_exact_labels():
     for f in rec["frames"]:
         mask = rec["label"][:, :, f].astype(np.uint8)
         thickness = 2 * cv2.distanceTransform(mask, cv2.DIST_L2, 5).max()
-        assert 4 * scale - 1 <= thickness <= 15 * scale + 2
+        assert 4 * scale - 1 <= thickness <= 30 * scale
+
+
+def test_expert_labels_cover_the_leaflets_as_they_look():
+    """An expert label holds the leaflets' exact shapes and is as thick as their band looks: on the
+    labelled frames of four clips, its thickness (area over centre-line length) is on the median
+    within 0.6 to 1.5 times the band's full width at half maximum on the displayed frame, where the
+    exact shapes alone are thinner than the band (the scanner's blur widens it)."""
+    from mvcore.synth.labels import _exact_label
+    from mvcore.synth.realism import leaflet_profile
+    from mvcore.synth.records import _make_clip
+
+    observed, exact = [], []
+    for seed in range(4):
+        clip = _make_clip(np.random.default_rng(seed), False, 0.5, observed=True)
+        truth = clip["truth"]
+        for f in clip["frames"]:
+            nodes, label = truth["nodes"][f], clip["label"][:, :, f]
+            drawn = _exact_label(nodes, truth["half_widths"][f], label.shape)
+            assert not (drawn & ~label).any()
+            length = sum(np.linalg.norm(np.diff(line, axis=0), axis=1).sum() for line in nodes)
+            band = leaflet_profile(clip["video"][:, :, f], list(nodes))[2]
+            observed.append(label.sum() / length / band)
+            exact.append(drawn.sum() / length / band)
+    assert 0.6 <= np.median(observed) <= 1.5
+    assert np.median(exact) < 0.8 * np.median(observed)
 
 
 @pytest.mark.parametrize("seed", [8, 9, 10])  # off-axis clips (aspect 1.14, 0.90, 1.08)
@@ -160,9 +185,9 @@ def test_test_clips_come_with_the_valve_truth_of_every_frame():
     assert truth["opening"].min() == 0 and truth["opening"].max() > 0.5  # at least 1.15 beats: shut and open
     hinge_to_hinge = np.linalg.norm(truth["hinges"][:, 0] - truth["hinges"][:, 1], axis=-1)
     np.testing.assert_allclose(truth["annulus_px"], hinge_to_hinge)
-    for t in label["frames"]:  # the labels are the leaflets the truth holds
+    for t in label["frames"]:  # the labels hold the leaflets the truth holds, widened to their echo
         drawn = _exact_label(truth["nodes"][t], truth["half_widths"][t], test["video"].shape[:2])
-        assert np.array_equal(drawn, label["label"][:, :, t])
+        assert not (drawn & ~label["label"][:, :, t]).any() and label["label"][:, :, t].sum() > drawn.sum()
 
 
 def test_make_train_record_rejects_unknown_dataset():

@@ -10,7 +10,8 @@ function of fixed angular width (so speckle grows laterally with depth), envelop
 log-compressed under a varying gain and time-gain compensation, smoothed, scan-converted with
 `cv2.remap` and stored as JPEG or H.264 would store it. The leaflets fade, thin and brighten from
 frame to frame and echo less when they lie along the beam. Labels come from the same leaflet
-geometry: the exact leaflet shapes (expert, test) or sloppy 3-4 px strokes (amateur).
+geometry: the leaflets as an observer sees them (expert, test: the exact shapes widened to where
+their echo falls to half its peak) or sloppy 3-4 px strokes (amateur).
 `docs/REALISM.md` compares the clips with a real cine (`python -m mvcore.synth.realism`).
 
 Coordinates: tissue mm (x right, y from the LV apex towards the base), probe mm (x right,

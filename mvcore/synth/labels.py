@@ -1,6 +1,7 @@
-"""Labels of a synthetic clip from the same leaflet geometry that was rendered: exact leaflet
-shapes (expert, test) or sloppy 3-4 px strokes (amateur), the annotated frames (one shut, two
-open) and the box around the valve's motion. Image px: (column, row)."""
+"""Labels of a synthetic clip from the same leaflet geometry that was rendered: the leaflets as an
+observer sees them (expert, test: the exact shapes widened to their echo's half maximum) or sloppy
+3-4 px strokes (amateur), the annotated frames (one shut, two open) and the box around the valve's
+motion. Image px: (column, row)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ import cv2
 import numpy as np
 
 from mvcore.synth.anatomy import Heart, _ribbon
-from mvcore.synth.motion import Pose, _local_scale, _tissue_to_probe
+from mvcore.synth.motion import Pose, _local_scale, _probe_to_tissue, _tissue_to_probe
+from mvcore.synth.render import MM_PER_TISSUE_PX, TISSUE_ORIGIN_MM, TISSUE_SHAPE, _draw_leaflet
 from mvcore.synth.scan import Scan
 
 
@@ -31,6 +33,36 @@ def _exact_label(nodes: np.ndarray, half_width: np.ndarray, shape: tuple) -> np.
         tip = tuple(np.round(leaflet[-1] * 16).astype(int))
         cv2.circle(mask, tip, int(round(16 * width[-1])), 1, -1, cv2.LINE_8, 4)
     return mask > 0
+
+
+HALF_MAXIMUM = 0.5  # an echo is seen as the leaflet where it is at least this share of its local peak
+
+
+def _seen_label(heart: Heart, scan: Scan, pose: Pose, grid: np.ndarray, maps) -> np.ndarray:
+    """Bool (scan.rows, scan.cols) mask of the mitral leaflets as an observer sees and marks them at
+    this pose: where their echo alone (unit reflectivity, blurred by the scanner's point-spread
+    function, no speckle or noise) reaches half its local peak. Across a leaflet that is its full
+    width at half maximum, so a leaflet thinner than the blur is marked about 2.4 PSF sigmas wide,
+    as its band looks on screen; along it, the tip ends where its echo has faded to half.
+    grid: probe mm (n_depth, n_beams, 2) of the polar samples; maps: the scan conversion maps."""
+    valve = heart.valves["mitral"]
+    drawn = np.zeros(TISSUE_SHAPE, np.float32)
+    for leaflet, half_width in zip(valve.nodes(pose.openings["mitral"]), valve.frame_half_width(pose.visibility["mitral"])):
+        _draw_leaflet(drawn, leaflet, half_width, 1.0)
+    u = (_probe_to_tissue(grid, heart, pose) - TISSUE_ORIGIN_MM) / MM_PER_TISSUE_PX
+    echo = cv2.remap(drawn, u[..., 0], u[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    echo = cv2.GaussianBlur(echo, (0, 0), sigmaX=scan.psf[1], sigmaY=scan.psf[0])
+    reach = [2 * int(np.ceil(3 * sigma)) + 1 for sigma in (scan.psf[1], scan.psf[0])]
+    peak = cv2.dilate(echo, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, tuple(reach)))
+    seen = ((echo >= HALF_MAXIMUM * peak) & (peak > 0.05)).astype(np.uint8) * 255
+    return cv2.remap(seen, maps[0], maps[1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0) >= 128
+
+
+def _observed_label(heart: Heart, scan: Scan, pose: Pose, grid: np.ndarray, maps) -> np.ndarray:
+    """Bool (scan.rows, scan.cols) expert label at this pose: the exact leaflets (`_exact_label`) and
+    their echo as it is seen (`_seen_label`), never thinner than the leaflets themselves."""
+    exact = _exact_label(*_mitral_px(heart, scan, pose), (scan.rows, scan.cols))
+    return exact | _seen_label(heart, scan, pose, grid, maps)
 
 
 def _stroke_label(rng, nodes: np.ndarray, shape: tuple, leaflets: list, thickness: int) -> np.ndarray:

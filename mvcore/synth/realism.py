@@ -55,7 +55,7 @@ def synthetic_cine(seed: int, scale: float = 1.0) -> Cine:
     (area average) to REAL_MM_PER_PX, with its true leaflet centre lines on the annotated frames."""
     from mvcore.synth.records import _make_clip
 
-    clip = _make_clip(np.random.default_rng(seed), False, scale, exact=True)
+    clip = _make_clip(np.random.default_rng(seed), False, scale, observed=True)
     factor = 1 / (clip["px_per_mm"] * REAL_MM_PER_PX)
     rows, cols, n = clip["video"].shape
     size = (round(cols * factor), round(rows * factor))

@@ -12,9 +12,9 @@ from mvcore.synth.codec import _sample_codec
 from mvcore.synth.labels import (
     _amateur_label,
     _annotated_frames,
-    _exact_label,
     _mitral_px,
     _motion_box,
+    _observed_label,
 )
 from mvcore.synth.motion import Pose, _frame_pose
 from mvcore.synth.render import _burned_in, _draw_leaflets, _render_frame, _sample_speckle, _tissue_map
@@ -76,7 +76,7 @@ def _valve_truth(heart: Heart, scan: Scan, poses: list[Pose], fps: float, nodes:
     """What the generator knows of the mitral valve at every frame (image px, (column, row)):
     fps, bpm, px_per_mm, opening (T,) 0 (shut) .. 1, the leaflets' tips and hinges (T, 2, 2) on
     their centre lines, opening_px (T,) tip to tip (not 0 when shut: the coapting leaflets' tips
-    differ in length), annulus_px (T,) hinge to hinge, and the leaflets drawn as the exact labels
+    differ in length), annulus_px (T,) hinge to hinge, and the leaflets drawn as `_exact_label` draws
     are: nodes (T, 2, K + 1, 2) and half_widths (T, 2, K + 1)."""
     tips, hinges = nodes[:, :, -1], nodes[:, :, 0]
     return {"fps": fps, "bpm": heart.bpm, "px_per_mm": scan.px_per_mm,
@@ -86,12 +86,12 @@ def _valve_truth(heart: Heart, scan: Scan, poses: list[Pose], fps: float, nodes:
             "nodes": nodes, "half_widths": half_widths}
 
 
-def _make_clip(rng: np.random.Generator, amateur: bool, scale: float, exact: bool) -> dict:
+def _make_clip(rng: np.random.Generator, amateur: bool, scale: float, observed: bool) -> dict:
     """One synthetic clip: name, video uint8 (H, W, T), label bool (H, W, T) on 3 frames, frames,
     box bool (H, W), fps, px_per_mm, centre_lines: the mitral leaflets (3, 2, K + 1, 2) px on the
     annotated frames, and truth: the valve at every frame (`_valve_truth`). `amateur`: 112 x 112
-    and 109-334 frames, else high resolution times `scale`; `exact`: the leaflets' true shapes as
-    labels, else an amateur's strokes."""
+    and 109-334 frames, else high resolution times `scale`; `observed`: the leaflets as an observer
+    sees them as labels (`_observed_label`), else an amateur's strokes."""
     name = _random_name(rng)
     rows, cols, fps, depth, fill = _clip_size(rng, amateur, scale)
     heart = _sample_heart(rng)
@@ -106,8 +106,9 @@ def _make_clip(rng: np.random.Generator, amateur: bool, scale: float, exact: boo
     frames = _annotated_frames(rng, np.array([p.openings["mitral"] for p in poses]))
     label = np.zeros(video.shape, bool)
     strokes = ([0, 1] if rng.random() < 0.7 else [0], int(rng.integers(3, 5)))
+    grid, maps = (_probe_grid(scan), _scan_conversion_maps(scan)) if observed else (None, None)
     for f in frames:
-        label[:, :, f] = (_exact_label(*leaflets[f], (rows, cols)) if exact
+        label[:, :, f] = (_observed_label(heart, scan, poses[f], grid, maps) if observed
                           else _amateur_label(rng, nodes[f], (rows, cols), *strokes))
     box = _motion_box(rng, nodes, half_widths, (rows, cols), amateur)
     return {"name": name, "video": video, "label": label, "frames": frames, "box": box, "fps": fps,
@@ -124,16 +125,16 @@ def _check_dataset(dataset: str) -> None:
 def make_train_record(rng: np.random.Generator, dataset: str, scale: float = 1.0) -> dict:
     """An AML train record: name, video uint8 (H, W, T), box bool (H, W), label bool (H, W, T) set
     on the 3 `frames` only, dataset ('amateur' 112 x 112 strokes, or 'expert' high resolution
-    times `scale`, exact labels) and fps (frames per second, float)."""
+    times `scale`, observed labels) and fps (frames per second, float)."""
     _check_dataset(dataset)
-    clip = _make_clip(rng, dataset == "amateur", scale, exact=dataset == "expert")
+    clip = _make_clip(rng, dataset == "amateur", scale, observed=dataset == "expert")
     return {"name": clip["name"], "video": clip["video"], "box": clip["box"], "label": clip["label"],
             "frames": clip["frames"], "dataset": dataset, "fps": clip["fps"]}
 
 
 def make_test_record(rng: np.random.Generator, scale: float = 1.0,
                      dataset: str = "expert") -> tuple[dict, dict]:
-    """A test clip with exact labels on 3 frames: ({name, video, fps}, {name, frames, label}).
+    """A test clip with observed labels (`_observed_label`) on 3 frames: ({name, video, fps}, {name, frames, label}).
     `dataset` 'expert': high resolution times `scale`; 'amateur': 112 x 112, 109-334 frames."""
     test, label, _ = make_test_record_with_truth(rng, scale, dataset)
     return test, label
@@ -144,6 +145,6 @@ def make_test_record_with_truth(rng: np.random.Generator, scale: float = 1.0,
     """`make_test_record`'s two records (the same clip for the same `rng`) and the valve's truth at
     every frame (`_valve_truth`)."""
     _check_dataset(dataset)
-    clip = _make_clip(rng, dataset == "amateur", scale, exact=True)
+    clip = _make_clip(rng, dataset == "amateur", scale, observed=True)
     return ({"name": clip["name"], "video": clip["video"], "fps": clip["fps"]},
             {"name": clip["name"], "frames": clip["frames"], "label": clip["label"]}, clip["truth"])

@@ -55,6 +55,14 @@ def _tissue_map(rng: np.random.Generator, heart: Heart) -> tuple[np.ndarray, np.
     return cv2.GaussianBlur(refl.astype(np.float32), (0, 0), 0.7), (blood > 0) & (refl < 0.2)
 
 
+def _draw_leaflet(out: np.ndarray, leaflet: np.ndarray, half_width: np.ndarray, level: float) -> None:
+    """Draw one leaflet into the tissue map `out` float32 TISSUE_SHAPE, in place: a ribbon around its
+    centre line `leaflet` (N, 2) tissue mm, `half_width` (N,) mm, with a rounded tip, at reflectivity `level`."""
+    cv2.fillPoly(out, [_to_map_px(_ribbon(leaflet, half_width))], level, cv2.LINE_AA, 4)
+    tip_radius = int(16 * half_width[-1] / MM_PER_TISSUE_PX)
+    cv2.circle(out, tuple(_to_map_px(leaflet[-1])), tip_radius, level, -1, cv2.LINE_AA, 4)
+
+
 def _draw_leaflets(refl: np.ndarray, heart: Heart, pose: Pose) -> np.ndarray:
     """Copy of the tissue map `refl` with every valve's leaflets drawn at this pose."""
     out = refl.copy()
@@ -63,9 +71,7 @@ def _draw_leaflets(refl: np.ndarray, heart: Heart, pose: Pose) -> np.ndarray:
         seen = pose.visibility[name]
         levels = valve.frame_brightness(seen, _along_beam(nodes, heart, pose))
         for leaflet, half_width, level in zip(nodes, valve.frame_half_width(seen), levels):
-            cv2.fillPoly(out, [_to_map_px(_ribbon(leaflet, half_width))], float(level), cv2.LINE_AA, 4)
-            tip_radius = int(16 * half_width[-1] / MM_PER_TISSUE_PX)
-            cv2.circle(out, tuple(_to_map_px(leaflet[-1])), tip_radius, float(level), -1, cv2.LINE_AA, 4)
+            _draw_leaflet(out, leaflet, half_width, float(level))
         for leaflet, node in valve.spots:
             cv2.circle(out, tuple(_to_map_px(nodes[leaflet, node])), 16 * 2, 2 * valve.brightness, -1, cv2.LINE_8, 4)
     return out
