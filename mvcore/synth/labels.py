@@ -58,11 +58,11 @@ def _seen_label(heart: Heart, scan: Scan, pose: Pose, grid: np.ndarray, maps) ->
     return cv2.remap(seen, maps[0], maps[1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0) >= 128
 
 
-def _observed_label(heart: Heart, scan: Scan, pose: Pose, grid: np.ndarray, maps) -> np.ndarray:
-    """Bool (scan.rows, scan.cols) expert label at this pose: the exact leaflets (`_exact_label`) and
-    their echo as it is seen (`_seen_label`), never thinner than the leaflets themselves."""
-    exact = _exact_label(*_mitral_px(heart, scan, pose), (scan.rows, scan.cols))
-    return exact | _seen_label(heart, scan, pose, grid, maps)
+def _observed_label(mitral_px: tuple, heart: Heart, scan: Scan, pose: Pose, grid: np.ndarray, maps) -> np.ndarray:
+    """Bool (scan.rows, scan.cols) expert label at this pose: the exact leaflets (`_exact_label` of
+    `mitral_px`, `_mitral_px` at this pose) and their echo as it is seen (`_seen_label`), never
+    thinner than the leaflets themselves."""
+    return _exact_label(*mitral_px, (scan.rows, scan.cols)) | _seen_label(heart, scan, pose, grid, maps)
 
 
 def _stroke_label(rng, nodes: np.ndarray, shape: tuple, leaflets: list, thickness: int) -> np.ndarray:

@@ -50,11 +50,11 @@ def _limit_thickness(heart: Heart, scan: Scan, scale: float) -> None:
 
 
 def _render_video(rng: np.random.Generator, scan: Scan, heart: Heart, poses: list[Pose], fps: float,
-                  amateur: bool) -> np.ndarray:
+                  amateur: bool, grid: np.ndarray, maps) -> np.ndarray:
     """uint8 (rows, cols, T): the heart at every pose as the scanner shows it, with burned-in text
-    and ECG (7 in 10 expert clips), then the clip's compression."""
+    and ECG (7 in 10 expert clips), then the clip's compression. grid: probe mm (n_depth, n_beams, 2)
+    of the polar samples; maps: the scan conversion maps."""
     refl, blood = _tissue_map(rng, heart)
-    grid, maps = _probe_grid(scan), _scan_conversion_maps(scan)
     speckle = _sample_speckle(rng, blood, fps)
     overlay, cursor = (None, None) if amateur or rng.random() < 0.3 else _burned_in(rng, scan, heart, fps, len(poses))
     codec = _sample_codec(rng)
@@ -100,15 +100,15 @@ def _make_clip(rng: np.random.Generator, amateur: bool, scale: float, observed: 
     if not amateur:
         _limit_thickness(heart, scan, scale)
     poses = [_frame_pose(heart, t / fps) for t in range(n_frames)]
-    video = _render_video(rng, scan, heart, poses, fps, amateur)
+    grid, maps = _probe_grid(scan), _scan_conversion_maps(scan)
+    video = _render_video(rng, scan, heart, poses, fps, amateur, grid, maps)
     leaflets = [_mitral_px(heart, scan, pose) for pose in poses]
     nodes, half_widths = np.stack([n for n, _ in leaflets]), np.stack([w for _, w in leaflets])
     frames = _annotated_frames(rng, np.array([p.openings["mitral"] for p in poses]))
     label = np.zeros(video.shape, bool)
     strokes = ([0, 1] if rng.random() < 0.7 else [0], int(rng.integers(3, 5)))
-    grid, maps = (_probe_grid(scan), _scan_conversion_maps(scan)) if observed else (None, None)
     for f in frames:
-        label[:, :, f] = (_observed_label(heart, scan, poses[f], grid, maps) if observed
+        label[:, :, f] = (_observed_label(leaflets[f], heart, scan, poses[f], grid, maps) if observed
                           else _amateur_label(rng, nodes[f], (rows, cols), *strokes))
     box = _motion_box(rng, nodes, half_widths, (rows, cols), amateur)
     return {"name": name, "video": video, "label": label, "frames": frames, "box": box, "fps": fps,
