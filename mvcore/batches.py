@@ -15,6 +15,7 @@ import numpy as np
 
 from .clip import Clip
 from .locate import box_target, evenly_spaced, locator_inputs
+from .synth.scan import smooth_field
 from .transforms import Roi, box_bounds, crop_stack, neighbour_indices
 
 
@@ -180,25 +181,19 @@ def augment_appearance(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return augment_intensity(x, rng)
 
 
-def _smooth_noise(shape: tuple, sigma: float, rng: np.random.Generator) -> np.ndarray:
-    """float32 (H, W) Gaussian noise blurred by `sigma` px, rescaled to unit standard deviation."""
-    field = cv2.GaussianBlur(rng.standard_normal(shape, dtype=np.float32), (0, 0), sigma)
-    return field / max(float(field.std()), 1e-6)
-
-
 def augment_texture(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Textures that differ between scanners, on float32 crops (S, S, C) in [0, 1], each half the time:
     multiplicative speckle of another grain (sigma 0.5-2 px, 10-40 %), a random monotone tone curve
     (three inner knots), and haze (a smooth field up to 0.15 added where the crop is dark)."""
     size = x.shape[:2]
     if rng.random() < 0.5:
-        grain = _smooth_noise(size, rng.uniform(0.5, 2.0), rng) * rng.uniform(0.1, 0.4)
+        grain = smooth_field(rng, size, (rng.uniform(0.5, 2.0),) * 2) * rng.uniform(0.1, 0.4)
         x = x * np.clip(1.0 + grain, 0.0, None)[..., None]
     if rng.random() < 0.5:
         knots = np.sort(rng.uniform(0.0, 1.0, 3))
         x = np.interp(x, [0.0, 0.25, 0.5, 0.75, 1.0], np.r_[0.0, knots, 1.0])
     if rng.random() < 0.5:
-        haze = rng.uniform(0.0, 0.15) * (1.0 + _smooth_noise(size, size[0] / 8, rng).clip(-1, 1)) / 2
+        haze = rng.uniform(0.0, 0.15) * (1.0 + smooth_field(rng, size, (size[0] / 8,) * 2).clip(-1, 1)) / 2
         x = x + (haze * (1.0 - np.clip(x * 4, 0.0, 1.0).mean(axis=-1)))[..., None]
     return np.clip(x, 0.0, 1.0).astype(np.float32)
 

@@ -13,7 +13,7 @@ import numpy as np
 
 from mvcore.synth.anatomy import Heart, _ribbon
 from mvcore.synth.motion import Pose, _along_beam, _probe_to_tissue
-from mvcore.synth.scan import Scan, _smooth_field
+from mvcore.synth.scan import Scan, smooth_field
 
 MM_PER_TISSUE_PX = 0.5
 TISSUE_ORIGIN_MM = np.array([-95.0, -30.0], np.float32)  # tissue mm at tissue-map pixel (0, 0)
@@ -30,7 +30,7 @@ def _tissue_map(rng: np.random.Generator, heart: Heart) -> tuple[np.ndarray, np.
     the blood pools bool TISSUE_SHAPE."""
     lv = heart.levels
     res = MM_PER_TISSUE_PX
-    refl = lv["outside"] * np.exp(0.8 * _smooth_field(rng, TISSUE_SHAPE, (8 / res, 8 / res)))
+    refl = lv["outside"] * np.exp(0.8 * smooth_field(rng, TISSUE_SHAPE, (8 / res, 8 / res)))
     walls = np.zeros(TISSUE_SHAPE, np.uint8)
     for outline, wall in heart.chambers:
         one = cv2.fillPoly(np.zeros_like(walls), [_to_map_px(outline)], 1, cv2.LINE_8, 4)
@@ -38,13 +38,13 @@ def _tissue_map(rng: np.random.Generator, heart: Heart) -> tuple[np.ndarray, np.
         walls |= cv2.dilate(one, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size)))
     walls = cv2.morphologyEx(walls, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (21, 21)))
     ring = cv2.dilate(walls, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (7, 7))) > walls
-    myo = lv["myocardium"] * np.exp(0.45 * _smooth_field(rng, TISSUE_SHAPE, (5 / res, 5 / res)))
+    myo = lv["myocardium"] * np.exp(0.45 * smooth_field(rng, TISSUE_SHAPE, (5 / res, 5 / res)))
     refl = np.where(walls > 0, myo, refl)
     refl[ring] = lv["pericardium"] * rng.uniform(0.6, 1.0)
     blood = np.zeros(TISSUE_SHAPE, np.float32)
     for outline, _ in heart.chambers:  # one call each: fillPoly leaves overlaps of a list empty
         cv2.fillPoly(blood, [_to_map_px(outline)], 1.0, cv2.LINE_8, 4)
-    refl = np.where(blood > 0, lv["blood"] * (1 + 0.5 * _smooth_field(rng, TISSUE_SHAPE, (4, 4))).clip(0.2), refl)
+    refl = np.where(blood > 0, lv["blood"] * (1 + 0.5 * smooth_field(rng, TISSUE_SHAPE, (4, 4))).clip(0.2), refl)
     papillary = _to_map_px(np.array([heart.y_av * 0.22, heart.y_av * 0.62]))
     cv2.ellipse(refl, tuple(papillary), (6 * 16 // 1, 14 * 16), 8, 0, 360, 0.7, -1, cv2.LINE_8, 4)
     for valve in heart.valves.values():

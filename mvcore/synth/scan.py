@@ -49,7 +49,7 @@ class Scan:
     smoothing: float
 
 
-def _smooth_field(rng: np.random.Generator, shape: tuple, sigma: tuple) -> np.ndarray:
+def smooth_field(rng: np.random.Generator, shape: tuple, sigma: tuple) -> np.ndarray:
     """Smooth Gaussian random field float32 `shape` (unit standard deviation), sigma (rows, cols) px."""
     field = cv2.GaussianBlur(rng.standard_normal(shape, dtype=np.float32), (0, 0), sigmaX=sigma[1], sigmaY=sigma[0])
     return field / (field.std() + 1e-6)
@@ -73,14 +73,14 @@ def _sample_clutter(rng: np.random.Generator, n_depth: int, n_beams: int, depth_
     wall = rng.uniform(10, 25)
     repeats = sum(0.5 ** k * np.exp(-0.5 * ((r - k * wall) / rng.uniform(1.5, 4)) ** 2) for k in (1, 2, 3))
     level = rng.uniform(0.05, 0.8) * (np.exp(-r / rng.uniform(10, 35)) + rng.uniform(0, 0.6) * repeats)
-    patches = np.exp(0.5 * _smooth_field(rng, (n_depth, n_beams), (2, n_beams / 8)))
+    patches = np.exp(0.5 * smooth_field(rng, (n_depth, n_beams), (2, n_beams / 8)))
     echoes = (level * patches)[..., None] * rng.standard_normal((n_depth, n_beams, 2), dtype=np.float32)
     return echoes.astype(np.float32)
 
 
 def _sample_fog(rng: np.random.Generator, n_depth: int, n_beams: int) -> np.ndarray:
     """Reflectivity float32 (n_depth, n_beams) of a patchy haze over the whole fan (0 to 0.05)."""
-    return (rng.uniform(0, 0.05) * np.exp(_smooth_field(rng, (n_depth, n_beams), (n_depth / 12, n_beams / 6)))
+    return (rng.uniform(0, 0.05) * np.exp(smooth_field(rng, (n_depth, n_beams), (n_depth / 12, n_beams / 6)))
             ).astype(np.float32)
 
 
