@@ -101,4 +101,4 @@ def test_fine_tuning_on_an_exported_pickle_moves_the_model_towards_the_correctio
     assert main(["train", str(path), "--init", str(bundled_model), "--out", str(tmp_path / "tuned"), "--fast",
                  "--epochs-stage2", "8", "--lr-stage2", str(FINE_TUNE_LR)]) == 0
     before, after = iou(bundled_model), iou(tmp_path / "tuned")
-    assert after > before + 0.04, (before, after)
+    assert after > before + 0.05, (before, after)
