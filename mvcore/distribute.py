@@ -71,6 +71,18 @@ class Placement:
         them per replica; JAX's DataParallel computes the global batch's already)."""
         return self.backend == "tensorflow" and self.count > 1
 
+    def training_data(self, x: np.ndarray, y: np.ndarray, batch_size: int) -> dict:
+        """`fit`'s keyword arguments that feed (x, y) in batches of `batch_size`, in order (`fit_feed`)."""
+        if self.backend == "tensorflow":
+            return {"x": fit_feed(x, y, batch_size)}
+        return {"x": x, "y": y, "batch_size": batch_size}
+
+    def validation_data(self, x: np.ndarray, y: np.ndarray, batch_size: int) -> dict:
+        """`fit`'s keyword arguments that validate on (x, y) in batches of `batch_size`."""
+        if self.backend == "tensorflow":
+            return {"validation_data": fit_feed(x, y, batch_size)}
+        return {"validation_data": (x, y), "validation_batch_size": batch_size}
+
     def record(self) -> dict:
         """What config.json and the training events keep: devices, device kind, strategy, processes."""
         return {"devices": self.count, "device_kind": self.kind, "strategy": self.strategy,
@@ -190,3 +202,19 @@ def process_share(x: np.ndarray, batch_size: int, cluster: Cluster) -> tuple[np.
     if rest and rest % k == 0:
         rows = np.concatenate([rows, whole + np.arange(rest).reshape(k, rest // k)[cluster.process_id]])
     return x[rows], share
+
+
+def fit_feed(x: np.ndarray, y: np.ndarray, batch_size: int):
+    """(x, y) as a TensorFlow `tf.data` set of batches of `batch_size`, in order, with tf.data's
+    autotuning off.
+
+    Keras feeds arrays to TensorFlow through a set it autotunes. On a 2-core CPU each epoch that
+    followed an evaluation then waited 16 to 18 s, idle, before its first step: the default
+    segmenter's epochs took 41 s instead of 23 (BENCHMARKS.md, "Training time"). Slicing arrays
+    needs no tuning.
+    """
+    import tensorflow as tf
+
+    options = tf.data.Options()
+    options.autotune.enabled = False
+    return tf.data.Dataset.from_tensor_slices((x, y)).batch(batch_size).with_options(options)

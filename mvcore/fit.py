@@ -2,7 +2,8 @@
 epoch as an event.
 
 Each epoch's batches are drawn from their `keras.utils.PyDataset` into arrays first, and the
-network is fitted on those arrays. Fitting the PyDataset itself goes through `tf.data`'s
+network is fitted on those arrays (on TensorFlow through a `tf.data` set without autotuning:
+`mvcore.distribute.fit_feed`). Fitting the PyDataset itself goes through `tf.data`'s
 generator on the TensorFlow backend, and each step took 1.1 to 2.7 times as long on a 2-core CPU
 (up to 2.7 s against 1.0 to 1.2 s for the default segmenter's batch of 16; BENCHMARKS.md),
 whatever the work of drawing the batches. The moving average of the weights (`Stage.ema`) is kept by a
@@ -130,12 +131,12 @@ def fit_stage(model, train, val, stage: Stage, on_event: Callable[[Event], None]
     on_event({"kind": "stage", "stage": stage.name, "epochs": stage.epochs})
     average = WeightAverage() if stage.ema else None
     callbacks = [EpochReporter(stage.name, stage.epochs, on_event, history)] + ([average] if average else [])
-    validation = placed(drawn(val), val.batch_size, placement)[:2] if val is not None else None
+    validation = placement.validation_data(*placed(drawn(val), val.batch_size, placement)) if val is not None else {}
     for epoch in range(stage.epochs):
-        x, y, batch_size = placed(drawn(train), train.batch_size, placement)
+        data = placement.training_data(*placed(drawn(train), train.batch_size, placement))
         with placement.scope():
-            model.fit(x, y, batch_size=batch_size, shuffle=False, validation_data=validation,
-                      initial_epoch=epoch, epochs=epoch + 1, verbose=0, callbacks=callbacks)
+            model.fit(**data, **validation, shuffle=False, initial_epoch=epoch, epochs=epoch + 1, verbose=0,
+                      callbacks=callbacks)
         train.on_epoch_end()
     if average:
         average.apply(model)

@@ -14,7 +14,7 @@ import pytest
 from mvcore.cli import main
 from mvcore.clip import Clip
 from mvcore.config import TrainConfig
-from mvcore.distribute import (DATA_PARALLEL, Cluster, Placement, check_batch, process_share,
+from mvcore.distribute import (DATA_PARALLEL, Cluster, Placement, check_batch, fit_feed, process_share,
                                refuse_unsupported, shard_ready)
 from mvcore.errors import InputError
 from mvcore.train import start_run
@@ -50,6 +50,24 @@ def test_the_global_batch_must_split_over_the_devices(batch, count, refusal):
     else:
         with pytest.raises(InputError, match=refusal):
             check_batch(batch, placement)
+
+
+@pytest.mark.parametrize("n, batch", [(10, 4), (8, 4), (3, 16)])
+def test_tensorflow_is_fed_the_arrays_in_order_without_autotuning(n, batch):
+    x = np.arange(n * 2, dtype=np.float32).reshape(n, 2)
+    feed = fit_feed(x, -x, batch)
+    pairs = [(a.numpy(), b.numpy()) for a, b in feed]
+    assert [len(a) for a, _ in pairs] == [min(batch, n - i) for i in range(0, n, batch)]
+    assert np.array_equal(np.concatenate([a for a, _ in pairs]), x) and np.array_equal(np.concatenate([b for _, b in pairs]), -x)
+    assert feed.options().autotune.enabled is False
+
+
+@pytest.mark.parametrize("backend, keys", [("tensorflow", ["x"]), ("jax", ["x", "y", "batch_size"])])
+def test_fit_gets_its_data_as_the_backend_takes_it(backend, keys):
+    x = np.zeros((5, 2), np.float32)
+    assert list(Placement(backend).training_data(x, x, 2)) == keys
+    assert list(Placement(backend).validation_data(x, x, 2)) == (
+        ["validation_data"] if backend == "tensorflow" else ["validation_data", "validation_batch_size"])
 
 
 @pytest.mark.parametrize("n, count, kept", [(13, 2, 12), (12, 2, 12), (13, 1, 13), (7, 4, 4)])
