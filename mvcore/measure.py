@@ -14,7 +14,9 @@ be measured are NaN, never 0.
 
 Over the clip, each frame's state is weighed against the same phase of the other beats
 (`fold_states`), so a beat whose masks lose the valve borrows the others' states; flickers and the
-leaflets touching in mid-diastole are then smoothed away (`steady_states`).
+leaflets touching in mid-diastole are then smoothed away (`steady_states`). A mask cannot show a
+gap narrower than its leaflets' blur, so each open run's first and last frames are placed where
+the opening, extrapolated from its first (last) two widths, reaches zero (`resolved_edges`).
 
 Image px are (column, row); times are ms from the first frame; `unit` is 'mm' when calibrated,
 else 'px', and is in every column name (`opening_mm`, `area_px2`, `t_ms`).
@@ -277,6 +279,33 @@ def _runs(values: list) -> list[tuple]:
     return runs
 
 
+def _zero_crossing(at: int, width: float, next_width: float, step: int) -> float:
+    """The frame (float) where an opening of `width` px at frame `at`, `next_width` px one `step`
+    (+1 or -1 frames) further into its open run, reaches zero on the line through them; NaN unless
+    it widens into the run (next_width > width > 0)."""
+    if not next_width > width > 0:
+        return math.nan
+    return at - step * width / (next_width - width)
+
+
+def resolved_edges(states: list[str | None], opening_px: list[float]) -> list[str | None]:
+    """`states` with the shut frame next to each open run called open where the run's opening,
+    extrapolated on the line through its two first (last) widths `opening_px` (px per frame, NaN
+    where unmeasured), reaches zero before (after) that frame: the leaflets were already (still)
+    apart there, by less than a mask shows. At most one frame per edge."""
+    out = list(states)
+    for t, state in enumerate(states):
+        if state != "shut":
+            continue
+        if states[t + 1:t + 2] == ["open"] and t + 2 < len(states):    # the run opens at t + 1
+            if _zero_crossing(t + 1, opening_px[t + 1], opening_px[t + 2], +1) < t:
+                out[t] = "open"
+        if t >= 2 and states[t - 1] == "open":                         # the run closed at t
+            if _zero_crossing(t - 1, opening_px[t - 1], opening_px[t - 2], -1) > t:
+                out[t] = "open"
+    return out
+
+
 def valve_events(states: list[str | None]) -> list[tuple[int, str]]:
     """[(frame, 'opening' | 'closing')]: the first frame of each open or shut run after a run of the
     other state (frames without a state skipped)."""
@@ -438,10 +467,12 @@ def measure_clip(mask: np.ndarray, fps: float, calibration: Calibration = Calibr
                  name: str = "") -> ClipMeasurement:
     """Measure a clip's masks, bool (H, W, T) at `fps` frames per second: each frame read with the
     clip's tilt limit (`clip_frames`), weighed against the other beats at the period of these states
-    once steadied (`fold_states`), then steadied (`steady_states`)."""
+    once steadied (`fold_states`), then steadied (`steady_states`), with the open runs' edges where
+    their openings reach zero (`resolved_edges`)."""
     frames = clip_frames(mask)
     raw = [f.state for f in frames]
     states = steady_states(fold_states(raw, valve_period(steady_states(raw), fps)))
+    states = resolved_edges(states, [f.opening_px for f in frames])
     m = ClipMeasurement(name, float(fps), calibration, frames, states, valve_events(states))
     m.cycles = _cycles(m)
     m.heart_rate_bpm = heart_rate_bpm(states, fps)

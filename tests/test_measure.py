@@ -18,6 +18,7 @@ from mvcore.measure import (
     landmarks,
     measure_clip,
     measure_frame,
+    resolved_edges,
     steady_states,
     valve_events,
 )
@@ -235,6 +236,26 @@ def test_mid_diastolic_touch_is_not_a_closing(pattern, events):
     """A shut run inside open ones under 3/4 of the clip's longest (systole) is the leaflets touching."""
     states = steady_states(states_of(pattern))
     assert valve_events(states) == events
+
+
+NAN = math.nan
+
+
+@pytest.mark.parametrize("pattern, widths, expected", [
+    # opening: the line through 20 then 30 px reaches 0 at frame 0, before the shut frame 1
+    ("ssoooo", [0, 0, 20, 30, 40, 40], "sooooo"),
+    ("ssoooo", [0, 0, 5, 30, 40, 40], "ssoooo"),        # ... through 5 then 30: at 1.8, after it
+    # closing: 30 then 20 px reach 0 at frame 4, after the shut frame 3
+    ("ooossss", [40, 30, 20, 0, 0, 0, 0], "oooosss"),
+    ("ooossss", [40, 40, 5, 0, 0, 0, 0], "ooossss"),    # ... 40 then 5: at 2.1, before it
+    ("ssoooo", [0, 0, NAN, 30, 40, 40], "ssoooo"),      # the first open frame unmeasured (one leaflet)
+    ("ssoooo", [0, 0, 30, 20, 40, 40], "ssoooo"),       # narrowing into the run: no line to follow
+    ("ssosss", [0, 0, 20, 0, 0, 0], "ssosss"),          # one open frame: no second width
+    ("ss..oo", [0, 0, NAN, NAN, 20, 30], "ss..oo"),     # frames without a valve are not shut
+])
+def test_open_runs_reach_where_their_opening_extrapolates_to_zero(pattern, widths, expected):
+    """At most one frame per edge: a gap narrower than the mask's blur shows as shut."""
+    assert resolved_edges(states_of(pattern), [float(w) for w in widths]) == states_of(expected)
 
 
 # periods in frames, whole or not (a heart's period is no whole number of frames): within 1 bpm,
