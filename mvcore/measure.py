@@ -297,7 +297,7 @@ def resolved_edges(states: list[str | None], opening_px: list[float]) -> list[st
     for t, state in enumerate(states):
         if state != "shut":
             continue
-        if states[t + 1:t + 2] == ["open"] and t + 2 < len(states):    # the run opens at t + 1
+        if t + 2 < len(states) and states[t + 1] == "open":            # the run opens at t + 1
             if _zero_crossing(t + 1, opening_px[t + 1], opening_px[t + 2], +1) < t:
                 out[t] = "open"
         if t >= 2 and states[t - 1] == "open":                         # the run closed at t
