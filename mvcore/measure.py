@@ -468,14 +468,15 @@ def measure_clip(mask: np.ndarray, fps: float, calibration: Calibration = Calibr
     """Measure a clip's masks, bool (H, W, T) at `fps` frames per second: each frame read with the
     clip's tilt limit (`clip_frames`), weighed against the other beats at the period of these states
     once steadied (`fold_states`), then steadied (`steady_states`), with the open runs' edges where
-    their openings reach zero (`resolved_edges`)."""
+    their openings reach zero (`resolved_edges`). The heart rate is that of the steady states: an
+    edge moved in one beat and not in the next would shift the period they repeat at."""
     frames = clip_frames(mask)
     raw = [f.state for f in frames]
-    states = steady_states(fold_states(raw, valve_period(steady_states(raw), fps)))
-    states = resolved_edges(states, [f.opening_px for f in frames])
+    steady = steady_states(fold_states(raw, valve_period(steady_states(raw), fps)))
+    states = resolved_edges(steady, [f.opening_px for f in frames])
     m = ClipMeasurement(name, float(fps), calibration, frames, states, valve_events(states))
     m.cycles = _cycles(m)
-    m.heart_rate_bpm = heart_rate_bpm(states, fps)
+    m.heart_rate_bpm = heart_rate_bpm(steady, fps)
     return m
 
 

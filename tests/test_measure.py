@@ -258,6 +258,16 @@ def test_open_runs_reach_where_their_opening_extrapolates_to_zero(pattern, width
     assert resolved_edges(states_of(pattern), [float(w) for w in widths]) == states_of(expected)
 
 
+def test_the_heart_rate_is_that_of_the_beats_before_their_edges_move():
+    """The first beat's opening widens steeply (tips 23 then 43 px apart: zero at frame 6.85), so
+    its edge moves to frame 7; the other beats' do not, and the period is not pulled by it."""
+    masks = beating_masks(BEAT * 4)
+    masks[:, :, 8], masks[:, :, 9] = open_valve(gap=20), open_valve(gap=40)
+    m = measure_clip(masks, fps=50.0)
+    assert m.states == states_of("s" * 7 + "o" * 13 + BEAT * 3)
+    assert m.heart_rate_bpm == heart_rate_bpm(states_of(BEAT * 4), 50.0)
+
+
 # periods in frames, whole or not (a heart's period is no whole number of frames): within 1 bpm,
 # where whole frames alone would be off by up to half a frame (2 bpm at 20.5 frames and 30 fps)
 @pytest.mark.parametrize("period, beats, fps", [(20, 4, 50.0), (30, 3, 30.0), (12, 5, 25.0), (20.5, 4, 30.0),
