@@ -144,6 +144,9 @@ def worker_shares(n_items: int, n_workers: int) -> list[int]:
 # session models that take a worker a minute or more to train: each heads its own worker's share,
 # so they train side by side from the start and no worker waits on another's
 SHARED_MODELS = ("small_model", "fast_model")
+# module fixtures that start something costly (the app's server and a browser): their users run on
+# one worker, one after another, so it starts once
+KEPT_TOGETHER = ("browser_app",)
 
 
 def pytest_collection_modifyitems(config, items):
@@ -153,18 +156,25 @@ def pytest_collection_modifyitems(config, items):
     only the far end of another's queue, so a long test stays with the worker it was handed to.
     The users of each shared session model open one worker's share (the model trains once, while
     the other workers do other work); the tests marked `long` (whole trainings, the browser) are
-    dealt round the workers next; the rest keep their order and fill each share to its size. The
-    run then ends when the work does, not when a long test that happened to start last does."""
+    dealt round the workers next, the users of a KEPT_TOGETHER fixture as one; the rest keep their
+    order and fill each share to its size. The run then ends when the work does, not when a long
+    test that happened to start last does."""
     n_workers = getattr(config, "workerinput", {}).get("workercount", 1)
     model_users, long_ones, rest = [[] for _ in range(n_workers)], [[] for _ in range(n_workers)], []
+    long_units, together = [], {name: [] for name in KEPT_TOGETHER}
     for item in items:
         model = next((i for i, name in enumerate(SHARED_MODELS) if name in item.fixturenames), None)
+        kept = next((name for name in KEPT_TOGETHER if name in item.fixturenames), None)
         if model is not None:
             model_users[model % n_workers].append(item)
+        elif kept is not None:
+            together[kept].append(item)
         elif item.get_closest_marker("long"):
-            long_ones[sum(map(len, long_ones)) % n_workers].append(item)
+            long_units.append([item])
         else:
             rest.append(item)
+    for i, unit in enumerate([group for group in together.values() if group] + long_units):
+        long_ones[i % n_workers] += unit
     ordered = []
     for users, long_work, share in zip(model_users, long_ones, worker_shares(len(items), n_workers)):
         fill = max(0, share - len(users) - len(long_work))
