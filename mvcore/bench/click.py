@@ -14,7 +14,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from .appserver import CHROMIUM, CHROMIUM_ARGS, running_app
+from .appserver import CHROMIUM, CHROMIUM_ARGS, VIEWPORT, running_app
 from .speed import CLIP_FRAMES, synthetic_clip_file
 
 CLIP_CAPTION = re.compile(r"\d+ frames?, \d+ x \d+ pixels")
@@ -63,7 +63,7 @@ def click_to_overlay(runs: int, work: Path) -> list[float]:
             running_app(Path(scratch) / "workspace", Path(scratch) / "server.log") as url, sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         for run in range(runs):
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page = browser.new_page(viewport=VIEWPORT)
             times.append(time_one_click(page, url, clip))
             print(f"run {run + 1}: click -> overlay playing and chart shown in {times[-1]:.2f} s", flush=True)
             page.close()
@@ -80,7 +80,7 @@ def click_to_fine_tuned(work: Path) -> float:
     with tempfile.TemporaryDirectory() as scratch, \
             running_app(Path(scratch) / "workspace", Path(scratch) / "server.log") as url, sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page = browser.new_page(viewport=VIEWPORT)
         page.goto(f"{url}/Segment_a_clip")
         page.get_by_text("Upload", exact=True).click()
         page.locator('input[type="file"]').set_input_files(get_testdata_file("color3d_jpeg_baseline.dcm"))

@@ -15,7 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from .appserver import CHROMIUM, CHROMIUM_ARGS, running_app
+from .appserver import CHROMIUM, CHROMIUM_ARGS, VIEWPORT, running_app
 from .click import open_segment_page, overlay_shown
 from .speed import synthetic_clip_file
 
@@ -78,7 +78,7 @@ def check_overlay(page, areas: list[int]) -> None:
 def sessions_at_once(browser, url: str, clips: list[Path | None], areas: dict[Path, list[int]]) -> list[float]:
     """One new browser session per entry of `clips` (None: the first bundled sample), all segmenting
     at the same moment; checks every overlay against `areas` and returns the seconds per session."""
-    contexts = [browser.new_context(viewport={"width": 1400, "height": 1000}) for _ in clips]
+    contexts = [browser.new_context(viewport=VIEWPORT) for _ in clips]
     try:
         pages = [context.new_page() for context in contexts]
         buttons = [open_segment_page(page, url, clip) for page, clip in zip(pages, clips)]

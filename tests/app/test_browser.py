@@ -18,7 +18,7 @@ from pydicom.data import get_testdata_file
 
 from conftest import SAMPLES
 from mvcore.bench import load
-from mvcore.bench.appserver import CHROMIUM, CHROMIUM_ARGS, running_app
+from mvcore.bench.appserver import CHROMIUM, CHROMIUM_ARGS, VIEWPORT, running_app
 from mvcore.bench.click import paint_stroke
 from mvcore.data import load_inputs, read_video
 from mvcore.predict import Segmenter
@@ -48,7 +48,7 @@ def browser_app(tmp_path_factory, bundled_model):
 @pytest.fixture
 def page(browser_app):
     """A new browser session's page on the app's server, closed after the test."""
-    context = browser_app.browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
+    context = browser_app.browser.new_context(viewport=VIEWPORT, accept_downloads=True)
     try:
         yield context.new_page()
     finally:
