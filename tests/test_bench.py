@@ -8,7 +8,7 @@ import pytest
 
 from mvcore.bench.accuracy import format_margin, trained_model
 from mvcore.bench.ideas import parse_variant
-from mvcore.bench.machine import cpu_model, header, usable_cores
+from mvcore.bench.machine import cpu_model, describe_cpu, header, usable_cores
 from mvcore.bench.real import REAL_DIR, FrameScore, marks_to_masks, read_marks, summary
 from mvcore.bench.scale import check_each_once
 from mvcore.bench.stress import STRESS, stress
@@ -150,6 +150,20 @@ def test_every_bench_prints_the_machine_it_ran_on():
     text = header()
     assert cpu_model() in text and f"{usable_cores()} usable cores" in text
     assert "tensorflow intra-op" in text and f"keras {keras.__version__}" in text
+
+
+ZEN4 = "processor\t: 0\nvendor_id\t: AuthenticAMD\ncpu family\t: 25\nmodel\t\t: 17\nmodel name\t: AMD EPYC\n"
+
+
+@pytest.mark.parametrize("cpuinfo, expected", [
+    (ZEN4 + "flags\t\t: fpu avx2 avx512f avx512bw\n", "AMD EPYC (family 25 model 17, AVX-512)"),
+    (ZEN4.replace("17", "1") + "flags\t\t: fpu avx avx2 fma\n", "AMD EPYC (family 25 model 1, AVX2)"),
+    (ZEN4 + "flags\t\t: fpu sse4_2\n" + ZEN4.replace("processor\t: 0", "processor\t: 1"),  # the first CPU's
+     "AMD EPYC (family 25 model 17, no AVX2)"),
+    ("", "unknown CPU (family ? model ?, no AVX2)"),
+])
+def test_the_cpu_is_named_with_its_generation_and_widest_vectors(cpuinfo, expected):
+    assert describe_cpu(cpuinfo) == expected
 
 
 def test_bench_stress_trains_on_a_small_short_low_resolution_set(tmp_path, capsys):
