@@ -158,7 +158,8 @@ ZEN4 = "processor\t: 0\nvendor_id\t: AuthenticAMD\ncpu family\t: 25\nmodel\t\t: 
 @pytest.mark.parametrize("cpuinfo, expected", [
     (ZEN4 + "flags\t\t: fpu avx2 avx512f avx512bw\n", "AMD EPYC (family 25 model 17, AVX-512)"),
     (ZEN4.replace("17", "1") + "flags\t\t: fpu avx avx2 fma\n", "AMD EPYC (family 25 model 1, AVX2)"),
-    (ZEN4 + "flags\t\t: fpu sse4_2\n" + ZEN4.replace("processor\t: 0", "processor\t: 1"),  # the first CPU's
+    # every CPU is listed; the first one's fields are read
+    (ZEN4 + "flags\t\t: fpu sse4_2\n" + ZEN4.replace("17", "1") + "flags\t\t: avx2 avx512f\n",
      "AMD EPYC (family 25 model 17, no AVX2)"),
     ("", "unknown CPU (family ? model ?, no AVX2)"),
 ])
