@@ -9,7 +9,7 @@ import pytest
 from mvcore.bench.accuracy import format_margin, trained_model
 from mvcore.bench.ideas import parse_variant
 from mvcore.bench.machine import cpu_model, describe_cpu, header, usable_cores
-from mvcore.bench.real import REAL_DIR, FrameScore, marks_to_masks, read_marks, summary
+from mvcore.bench.real import REAL_DIR, FrameScore, marks_extent, marks_to_masks, read_marks, summary
 from mvcore.bench.scale import check_each_once
 from mvcore.bench.stress import STRESS, stress
 from mvcore.cli import main
@@ -115,22 +115,34 @@ def test_the_real_labels_are_the_marks_drawn():
 NAN = float("nan")
 
 
-@pytest.mark.parametrize("ious, in_crop, precision, recall, expected", [
-    ([0.6, 0.2, 0.5, 0.0], [1.0, 0.95, 0.5, 0.9], [0.8, 0.4, 0.6, NAN], [0.7, 0.25, 0.75, 0.0],
-     {"frames": 4, "mean_iou": 0.325, "found": 0.5, "crop_holds": 0.75, "precision": 0.6, "recall": 0.425}),
-    ([0.9], [0.2], [0.95], [0.94],
-     {"frames": 1, "mean_iou": 0.9, "found": 1.0, "crop_holds": 0.0, "precision": 0.95, "recall": 0.94}),
-    ([0.3, 0.31], [0.89, 0.9], [1.0, 0.5], [0.3, 0.4],
-     {"frames": 2, "mean_iou": 0.305, "found": 0.5, "crop_holds": 0.5, "precision": 0.75, "recall": 0.35}),
+@pytest.mark.parametrize("ious, in_crop, precision, recall, scale, expected", [
+    ([0.6, 0.2, 0.5, 0.0], [1.0, 0.95, 0.5, 0.9], [0.8, 0.4, 0.6, NAN], [0.7, 0.25, 0.75, 0.0], [1.5, 2.0, 1.8, 4.0],
+     {"frames": 4, "mean_iou": 0.325, "found": 0.5, "crop_holds": 0.75, "precision": 0.6, "recall": 0.425,
+      "crop_scale": 1.9}),
+    ([0.9], [0.2], [0.95], [0.94], [0.5],
+     {"frames": 1, "mean_iou": 0.9, "found": 1.0, "crop_holds": 0.0, "precision": 0.95, "recall": 0.94,
+      "crop_scale": 0.5}),
+    ([0.3, 0.31], [0.89, 0.9], [1.0, 0.5], [0.3, 0.4], [2.0, 2.0],
+     {"frames": 2, "mean_iou": 0.305, "found": 0.5, "crop_holds": 0.5, "precision": 0.75, "recall": 0.35,
+      "crop_scale": 2.0}),
 ])
-def test_the_real_summary_counts_frames_found_and_crops_that_hold_the_valve(ious, in_crop, precision, recall,
+def test_the_real_summary_counts_frames_found_and_crops_that_hold_the_valve(ious, in_crop, precision, recall, scale,
                                                                             expected):
-    rows = [FrameScore("clip", t, "open", *values) for t, values in enumerate(zip(ious, in_crop, precision, recall))]
+    rows = [FrameScore("clip", t, "open", *values)
+            for t, values in enumerate(zip(ious, in_crop, precision, recall, scale))]
     assert summary(rows) == pytest.approx(expected)
 
 
+@pytest.mark.parametrize("box, extent", [((10, 20, 14, 50), 30), ((0, 0, 40, 3), 40), ((5, 5, 6, 6), 1)])
+def test_the_marks_extent_is_their_longer_side(box, extent):
+    truth = np.zeros((60, 80), bool)
+    top, left, bottom, right = box
+    truth[top:bottom, left:right] = True
+    assert marks_extent(truth) == extent
+
+
 def test_no_prediction_anywhere_leaves_precision_undefined():
-    rows = [FrameScore("clip", 0, "shut", 0.0, 1.0, NAN, 0.0)]
+    rows = [FrameScore("clip", 0, "shut", 0.0, 1.0, NAN, 0.0, 2.0)]
     assert np.isnan(summary(rows)["precision"])
 
 
@@ -144,6 +156,8 @@ def test_bench_real_scores_every_labelled_real_frame(capsys, bundled_model):
     precision, recall = ([float(row[k]) for row in rows] for k in (5, 6))
     assert all(0.0 <= iou <= min(p, r) for iou, p, r in zip(ious, precision, recall) if not np.isnan(p))
     assert f"mean IoU {np.mean(ious):.3f} over 21 frames" in out
+    scales = [float(row[7]) for row in rows]  # the crop's side over the marks' extent
+    assert all(scale > 0 for scale in scales) and "times their extent (median)" in out
 
 
 def test_every_bench_prints_the_machine_it_ran_on():

@@ -4,8 +4,10 @@ The set is pydicom-data's SonoSite apical four-chamber cine (`color3d_jpeg_basel
 frames, 480 x 640) with the valve marked on 16 frames (docs/LABELLING.md), and pydicom's
 `examples.ybr_color`, the same clip's first 30 frames at half size, scored on the 5 marked frames
 that fall in it. Per frame: IoU with the marks, whether the valve was found (IoU > 0.3), the
-share of the marked pixels inside the segmenter's square (the locator's crop), and where the IoU is
-lost: the share of predicted pixels on the marks (precision) and of marked pixels predicted (recall).
+share of the marked pixels inside the segmenter's square (the locator's crop), the square's side
+over the marks' longer extent (a square can hold the marks and still be far too large for the
+segmenter), and where the IoU is lost: the share of predicted pixels on the marks (precision) and
+of marked pixels predicted (recall).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import cv2
 import numpy as np
 
 from ..clip import Clip
+from ..transforms import box_bounds
 
 REAL_DIR = Path(__file__).resolve().parents[2] / "tests" / "data" / "real"
 FOUND_IOU = 0.3  # a frame whose IoU passes this has its valve found
@@ -78,8 +81,8 @@ def real_clips() -> list[Clip]:
 @dataclass
 class FrameScore:
     """One labelled frame: IoU with the marks, the share of marked pixels inside the crop, the share
-    of predicted pixels on the marks (`precision`, NaN when nothing is predicted) and of marked
-    pixels predicted (`recall`)."""
+    of predicted pixels on the marks (`precision`, NaN when nothing is predicted), of marked
+    pixels predicted (`recall`), and the crop's side over the marks' longer extent (`crop_scale`)."""
 
     clip: str
     frame: int
@@ -88,6 +91,7 @@ class FrameScore:
     in_crop: float
     precision: float
     recall: float
+    crop_scale: float
 
 
 def score_real(segmenter, clips: list[Clip], marks: dict) -> list[FrameScore]:
@@ -98,25 +102,35 @@ def score_real(segmenter, clips: list[Clip], marks: dict) -> list[FrameScore]:
     scores = []
     for clip in clips:
         mask = annotated_mask(segmenter, clip)
-        fr, fc, _, _ = segmenter.find_roi(clip.video).clipped(*clip.video.shape[:2])
+        roi = segmenter.find_roi(clip.video)
+        fr, fc, _, _ = roi.clipped(*clip.video.shape[:2])
         for t in clip.frames:
             truth, pred = clip.label[:, :, t], mask[:, :, t]
             hits = np.count_nonzero(truth & pred)
             scores.append(FrameScore(clip.name, t, marks["frames"][str(t)]["state"], frame_iou(truth, pred),
                                      truth[fr, fc].sum() / max(truth.sum(), 1),
-                                     hits / pred.sum() if pred.any() else float("nan"), hits / max(truth.sum(), 1)))
+                                     hits / pred.sum() if pred.any() else float("nan"), hits / max(truth.sum(), 1),
+                                     roi.side / marks_extent(truth)))
     return scores
+
+
+def marks_extent(truth: np.ndarray) -> int:
+    """The longer side px of the bounding box of the marks, bool (H, W) with at least one True."""
+    top, left, bottom, right = box_bounds(truth)
+    return max(bottom - top, right - left)
 
 
 def summary(scores: list[FrameScore]) -> dict:
     """Mean IoU, share of frames found (IoU > FOUND_IOU), share whose crop holds 90% of the marks,
-    mean precision over the frames with a prediction (NaN if none has one) and mean recall."""
+    mean precision over the frames with a prediction (NaN if none has one), mean recall, and the
+    median of the crop's side over the marks' extent."""
     iou = np.array([s.iou for s in scores])
     precision = [s.precision for s in scores if not np.isnan(s.precision)]
     return {"frames": len(scores), "mean_iou": float(iou.mean()), "found": float((iou > FOUND_IOU).mean()),
             "crop_holds": float(np.mean([s.in_crop >= 0.9 for s in scores])),
             "precision": float(np.mean(precision)) if precision else float("nan"),
-            "recall": float(np.mean([s.recall for s in scores]))}
+            "recall": float(np.mean([s.recall for s in scores])),
+            "crop_scale": float(np.median([s.crop_scale for s in scores]))}
 
 
 def run_real(model_dir: Path | None) -> dict:
@@ -124,13 +138,16 @@ def run_real(model_dir: Path | None) -> dict:
     from ..predict import Segmenter
 
     scores = score_real(Segmenter.load(model_dir), real_clips(), read_marks())
-    print("| clip | frame | state | IoU | marks inside the crop | precision | recall |\n|---|---|---|---|---|---|---|")
+    print("| clip | frame | state | IoU | marks inside the crop | precision | recall | crop side / marks |\n"
+          "|---|---|---|---|---|---|---|---|")
     for s in scores:
-        print(f"| {s.clip} | {s.frame} | {s.state} | {s.iou:.3f} | {s.in_crop:.0%} | {s.precision:.3f} | {s.recall:.3f} |")
+        print(f"| {s.clip} | {s.frame} | {s.state} | {s.iou:.3f} | {s.in_crop:.0%} | {s.precision:.3f} | "
+              f"{s.recall:.3f} | {s.crop_scale:.1f} |")
     result = summary(scores)
     print(f"\n{model_dir or 'bundled model'}: mean IoU {result['mean_iou']:.3f} over {result['frames']} frames, "
           f"valve found on {result['found']:.0%} (IoU > {FOUND_IOU}), "
-          f"crop holds 90% of the marks on {result['crop_holds']:.0%}; "
+          f"crop holds 90% of the marks on {result['crop_holds']:.0%}, "
+          f"its side {result['crop_scale']:.1f} times their extent (median); "
           f"precision {result['precision']:.2f}, recall {result['recall']:.2f}")
     return result
 
