@@ -9,7 +9,8 @@ import pytest
 from mvcore.bench.accuracy import format_margin, trained_model
 from mvcore.bench.ideas import parse_variant
 from mvcore.bench.machine import cpu_model, describe_cpu, header, usable_cores
-from mvcore.bench.real import REAL_DIR, FrameScore, marks_extent, marks_to_masks, read_marks, summary
+from mvcore.bench.marks import REACH_PX, REAL_DIR, brightest_path, marks_to_masks, read_marks, real_cine, snap_to_ridge, snapped
+from mvcore.bench.real import FrameScore, marks_extent, summary
 from mvcore.bench.scale import check_each_once
 from mvcore.bench.stress import STRESS, stress
 from mvcore.cli import main
@@ -103,13 +104,71 @@ def test_bench_refuses_variants_where_they_do_not_belong(argv, problem, tmp_path
     assert problem in capsys.readouterr().err
 
 
-def test_the_real_labels_are_the_marks_drawn():
+def test_the_real_labels_are_the_snapped_marks_drawn():
     saved = np.load(REAL_DIR / "labels.npz")
     frames, masks = marks_to_masks(read_marks(), saved["masks"].shape[:2])
     assert list(saved["frames"]) == frames and np.array_equal(saved["masks"], masks)
     assert len(frames) >= 16 and all(masks[:, :, i].sum() > 100 for i in range(len(frames)))
     states = [read_marks()["frames"][str(t)]["state"] for t in frames]
     assert {"open", "shut"} == set(states)
+
+
+def test_the_stored_leaflets_are_the_drawn_lines_snapped_on_the_cine():
+    marks = read_marks()
+    again = snapped(marks, real_cine().video)
+    for t, frame in marks["frames"].items():
+        for stored, redone in zip(frame["leaflets"], again["frames"][t]["leaflets"]):
+            # another JPEG decoder may shift a ridge by a grey level: a point may move one offset step
+            gap = np.linalg.norm(np.asarray(stored) - np.asarray(redone), axis=1)
+            assert gap.max() <= 1.0 and gap.mean() <= 0.25
+
+
+def ridge_frame(line: np.ndarray, width: float = 2.0, peak: float = 150.0) -> np.ndarray:
+    """A dark uint8 (80, 120) frame with a bright band of Gaussian profile (sigma `width` px) along
+    the polyline `line` (n, 2) px (x, y)."""
+    rows, cols = np.mgrid[0:80, 0:120].astype(np.float64)
+    dense = np.concatenate([np.linspace(a, b, 60) for a, b in zip(line[:-1], line[1:])])
+    distance = np.min(np.hypot(cols[..., None] - dense[:, 0], rows[..., None] - dense[:, 1]), axis=2)
+    return np.clip(20 + peak * np.exp(-0.5 * (distance / width) ** 2), 0, 255).astype(np.uint8)
+
+
+def distance_to(points: np.ndarray, line: np.ndarray) -> np.ndarray:
+    """Each point's distance px to the polyline `line` (n, 2)."""
+    dense = np.concatenate([np.linspace(a, b, 400) for a, b in zip(line[:-1], line[1:])])
+    return np.min(np.linalg.norm(points[:, None] - dense[None], axis=2), axis=1)
+
+
+@pytest.mark.parametrize("ridge, shift", [
+    ([(20, 40), (100, 40)], (0, 3.0)),                  # level, drawn 3 px too low
+    ([(20, 60), (100, 20)], (1.5, 2.0)),                # oblique, drawn 2.5 px off across it
+    ([(20, 50), (60, 35), (100, 45)], (0, -2.5)),      # bent at its middle, drawn too high
+])
+def test_a_drawn_line_is_snapped_onto_its_band(ridge, shift):
+    ridge = np.asarray(ridge, np.float64)
+    drawn = ridge + shift
+    assert distance_to(drawn, ridge).mean() > 1.5
+    snapped_line = snap_to_ridge(ridge_frame(ridge), drawn)
+    assert distance_to(snapped_line, ridge).max() <= 0.75
+    ends = np.linalg.norm(snapped_line[[0, -1]] - drawn[[0, -1]], axis=1)
+    assert (ends <= np.linalg.norm(shift) + 0.75).all()  # moved across itself, not along
+
+
+def test_a_line_never_moves_further_than_its_reach():
+    frame = ridge_frame(np.array([(20, 10.0), (100, 10.0)]))  # the only band 30 px away
+    drawn = np.array([(20, 40.0), (100, 40.0)])
+    assert distance_to(snap_to_ridge(frame, drawn), drawn).max() <= REACH_PX + 1e-2
+
+
+@pytest.mark.parametrize("brightness, bend, path", [
+    ([[1, 5], [1, 5], [1, 5]], 0.0, [1, 1, 1]),
+    ([[5, 1], [1, 9], [5, 1]], 0.0, [0, 1, 0]),         # bending is free: each row's brightest
+    ([[5, 1], [1, 9], [5, 1]], 10.0, [0, 0, 0]),        # bending costs more than row 1 gains
+    ([[5, 1], [1, 9], [1, 9]], 5.0, [1, 1, 1]),         # one bend of 5 is worth 8 more
+])
+def test_the_brightest_path_weighs_brightness_against_bends(brightness, bend, path):
+    brightness = np.asarray(brightness, np.float64)
+    costs = bend * np.abs(np.subtract.outer(np.arange(2), np.arange(2)))
+    assert brightest_path(brightness, costs).tolist() == path
 
 
 NAN = float("nan")

@@ -7,6 +7,8 @@
   (`mvcore bench measure`).
 - `real`: a model on the hand-labelled real echo frames of tests/data/real (`mvcore bench real`),
   or its measured valve events against those marked by eye (`mvcore bench real --events`).
+- `marks`: those frames' hand marks, snapped onto the leaflets and drawn into masks
+  (`python -m mvcore.bench.marks --write`).
 - `corrections`: a few of those frames corrected, a fine-tuning on them, the others scored
   (`mvcore bench corrections`).
 - `stress`: recipes trained on a small, short, low-resolution set (`mvcore bench stress`).

@@ -16,32 +16,13 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from ..clip import Clip
 from ..transforms import box_bounds
+from .marks import REAL_DIR, marks_to_masks, read_marks, real_cine
 
-REAL_DIR = Path(__file__).resolve().parents[2] / "tests" / "data" / "real"
 FOUND_IOU = 0.3  # a frame whose IoU passes this has its valve found
-
-
-def marks_to_masks(marks: dict, shape: tuple[int, int], scale: float = 1.0) -> tuple[list[int], np.ndarray]:
-    """(frames, bool (H, W, len(frames))): each frame's leaflet polylines drawn `thickness_px` wide.
-
-    `marks`: the contents of marks.json (points are (x, y) in pixels of the 480 x 640 cine);
-    `scale`: 0.5 draws them for the half-size copy.
-    """
-    frames = sorted(int(t) for t in marks["frames"])
-    width = max(1, int(round(marks["thickness_px"] * scale)))
-    masks = []
-    for t in frames:
-        mask = np.zeros(shape, dtype=np.uint8)
-        for leaflet in marks["frames"][str(t)]["leaflets"]:
-            points = np.round(np.asarray(leaflet, dtype=np.float64) * scale).astype(np.int32)
-            cv2.polylines(mask, [points], isClosed=False, color=1, thickness=width)
-        masks.append(mask)
-    return frames, np.stack(masks, axis=2).astype(bool)
 
 
 def labelled_clip(clip: Clip, frames: list[int], masks: np.ndarray) -> Clip:
@@ -51,28 +32,15 @@ def labelled_clip(clip: Clip, frames: list[int], masks: np.ndarray) -> Clip:
     return corrected_clip(clip, {t: masks[:, :, i] for i, t in enumerate(frames) if t < clip.n_frames})
 
 
-def read_marks() -> dict:
-    return json.loads((REAL_DIR / "marks.json").read_text())
-
-
-def write_labels() -> Path:
-    """Draw marks.json into labels.npz (frames, masks) beside it; returns the path."""
-    frames, masks = marks_to_masks(read_marks(), (480, 640))
-    path = REAL_DIR / "labels.npz"
-    np.savez_compressed(path, frames=np.asarray(frames), masks=masks)
-    return path
-
-
 def real_clips() -> list[Clip]:
     """The labelled real clips: the 480 x 640 cine (16 frames) and its half-size copy (5 frames)."""
     from pydicom import examples
-    from pydicom.data import get_testdata_file
 
     from ..data import load_inputs
 
     saved = np.load(REAL_DIR / "labels.npz")
     frames, masks = [int(t) for t in saved["frames"]], saved["masks"]
-    full = load_inputs([get_testdata_file("color3d_jpeg_baseline.dcm")])[0]
+    full = real_cine()
     half = load_inputs([examples.get_path("ybr_color")])[0]
     _, half_masks = marks_to_masks(read_marks(), half.video.shape[:2], scale=0.5)
     return [labelled_clip(full, frames, masks), labelled_clip(half, frames, half_masks)]
@@ -177,14 +145,11 @@ def print_marked_states() -> float:
 def run_real_events(model_dir: Path | None) -> dict:
     """Measure the cine on a model's masks (bundled if None) and print each event marked by eye
     beside the nearest measured one of its kind (within half a beat), and both heart rates."""
-    from pydicom.data import get_testdata_file
-
-    from ..data import load_inputs
     from ..measure import calibration_of, measure_clip
     from ..predict import Segmenter
     from .measure import event_errors
 
-    clip = load_inputs([get_testdata_file("color3d_jpeg_baseline.dcm")])[0]
+    clip = real_cine()
     marked = read_events()
     m = measure_clip(Segmenter.load(model_dir).segment(clip).mask, clip.fps, calibration_of(clip.mm_per_px), clip.name)
     period = 60.0 * clip.fps / marked["heart_rate_bpm"]
@@ -204,11 +169,3 @@ def run_real_events(model_dir: Path | None) -> dict:
           f"half a beat, median error on the sure ones {result['median_sure_frames']:.1f} frames; heart rate "
           f"{m.heart_rate_bpm:.0f} bpm measured, {marked['heart_rate_bpm']} by eye; measured events {m.events}")
     return result
-
-
-if __name__ == "__main__":
-    import sys
-
-    if sys.argv[1:] != ["--write-labels"]:
-        sys.exit("usage: python -m mvcore.bench.real --write-labels   (redraw labels.npz from marks.json)")
-    print(f"wrote {write_labels()}")

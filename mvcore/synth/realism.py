@@ -158,7 +158,7 @@ def leaflet_profile(frame: np.ndarray, lines: list) -> tuple[float, float, float
     offsets = np.arange(-12, 12.5, 0.5, dtype=np.float32)
     profiles = []
     for line in lines:
-        points, normals = _resample(line, 2.0)
+        points, normals = resample_polyline(line, 2.0)
         keep = slice(int(0.2 * len(points)), max(int(0.8 * len(points)), int(0.2 * len(points)) + 1))
         coords = points[keep, None] + offsets[:, None] * normals[keep, None]
         sampled = cv2.remap(frame.astype(np.float32), coords[..., 0], coords[..., 1], cv2.INTER_LINEAR)
@@ -175,11 +175,13 @@ def leaflet_profile(frame: np.ndarray, lines: list) -> tuple[float, float, float
     return peak, background, float((right - left) * 0.5)
 
 
-def _resample(line: np.ndarray, step: float) -> tuple[np.ndarray, np.ndarray]:
-    """Points (m, 2) every `step` px along a polyline (n, 2) and the unit normals (m, 2) there."""
+def resample_polyline(line: np.ndarray, step: float, endpoint: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Points (m, 2) every `step` px along a polyline (n, 2) px (x, y) and the unit normals (m, 2)
+    there; with `endpoint`, evenly spaced about `step` apart from the first point to the last."""
     seg = np.linalg.norm(np.diff(line, axis=0), axis=1)
     arc = np.r_[0, np.cumsum(seg)]
-    s = np.arange(0, arc[-1], step)
+    s = (np.linspace(0, arc[-1], max(2, int(round(arc[-1] / step)) + 1)) if endpoint
+         else np.arange(0, arc[-1], step))
     points = np.stack([np.interp(s, arc, line[:, 0]), np.interp(s, arc, line[:, 1])], 1)
     tangent = np.gradient(points, axis=0)
     tangent /= np.linalg.norm(tangent, axis=1, keepdims=True) + 1e-9
