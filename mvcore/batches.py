@@ -88,7 +88,8 @@ class SegmentationBatches(keras.utils.PyDataset):
 
     `augment`: random crops and intensity changes (with `scanner_aug` also small rotations, blur,
     lower resolution and contrast, and with `texture_aug` `augment_texture`; with `flip` left-right
-    mirroring), examples drawn with
+    mirroring; `still_share` of the crops with every channel the segmented frame's, channel `centre`,
+    as a clip of stills gives), examples drawn with
     replacement (`samples` per epoch, expert examples `expert_weight` times as likely); otherwise
     each example once, in order, cropped exactly around its box (validation).
     """
@@ -96,11 +97,11 @@ class SegmentationBatches(keras.utils.PyDataset):
     def __init__(self, examples: list[Example], size: int, margin: float, batch_size: int,
                  whole_frame: bool = False, augment: bool = False, samples: int = 0,
                  expert_weight: float = 1.0, flip: bool = False, scanner_aug: bool = False,
-                 texture_aug: bool = False, seed: int = 0):
+                 texture_aug: bool = False, still_share: float = 0.0, centre: int = 0, seed: int = 0):
         super().__init__()
         self.examples, self.size, self.margin, self.batch_size = examples, size, margin, batch_size
         self.whole_frame, self.augment, self.flip, self.scanner_aug = whole_frame, augment, flip, scanner_aug
-        self.texture_aug = texture_aug
+        self.texture_aug, self.still_share, self.centre = texture_aug, still_share, centre
         self.samples = samples if augment else len(examples)
         weights = np.array([expert_weight if e.expert else 1.0 for e in examples])
         self.p = weights / weights.sum()
@@ -121,7 +122,10 @@ class SegmentationBatches(keras.utils.PyDataset):
         """(x (S, S, C), y (S, S, 1)) for one example."""
         roi = (jittered_roi(ex.bounds, self.margin, self.rng, self.whole_frame, ex.label.shape) if self.augment
                else box_roi(ex.bounds, self.margin, self.whole_frame, ex.label.shape))
-        x = crop_stack(ex.pixels, roi, self.size).astype(np.float32) / 255.0
+        pixels = ex.pixels
+        if self.augment and self.still_share and self.rng.random() < self.still_share:
+            pixels = np.repeat(pixels[:, :, self.centre:self.centre + 1], pixels.shape[2], axis=2)
+        x = crop_stack(pixels, roi, self.size).astype(np.float32) / 255.0
         y = crop_stack(ex.label[:, :, None].astype(np.float32), roi, self.size)
         y = y.reshape(self.size, self.size, 1)
         return self.augmented(x, y) if self.augment else (x, y)
@@ -142,14 +146,34 @@ class SegmentationBatches(keras.utils.PyDataset):
         return x, y
 
 
-def collect_locator_examples(clips: list[Clip], size: int, per_clip: int) -> tuple[np.ndarray, np.ndarray]:
-    """Locator inputs float32 (N, size, size, 2) and box targets (N, size, size, 1) from clips with a box."""
+STILLS_SHARE = 0.25  # share of a clip's locator examples whose motion map is taken over 3 of its frames
+
+
+def collect_locator_examples(clips: list[Clip], size: int, per_clip: int,
+                             seed: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Locator inputs float32 (N, size, size, 2) and box targets (N, size, size, 1) from clips with a box.
+
+    With a `seed`, STILLS_SHARE of each clip's examples see the motion map of the frame and two others
+    drawn at random, as a clip of 3 stills gives (its frames far apart in the cycle); without, every
+    example sees its whole clip's (validation).
+    """
+    rng = np.random.default_rng(seed)
     xs, ys = [], []
     for clip in clips:
-        x, _ = locator_inputs(clip.video, size, evenly_spaced(clip.n_frames, per_clip))
-        xs.append(x)
-        ys.append(np.repeat(box_target(clip.box, size)[None, :, :, None], len(x), axis=0))
+        video = clip.video
+        frames = evenly_spaced(clip.n_frames, per_clip)
+        stills = int(len(frames) * STILLS_SHARE) if seed is not None and clip.n_frames > 3 else 0
+        x, _ = locator_inputs(video, size, frames[stills:])
+        xs += [x] + [locator_inputs(np.take(video, three_stills(t, clip.n_frames, rng), axis=2), size,
+                                    np.array([0]))[0] for t in frames[:stills]]
+        ys.append(np.repeat(box_target(clip.box, size)[None, :, :, None], len(frames), axis=0))
     return np.concatenate(xs), np.concatenate(ys)
+
+
+def three_stills(frame: int, n_frames: int, rng: np.random.Generator) -> np.ndarray:
+    """`frame` and two other frames of a clip of `n_frames` (> 3), drawn at random: int (3,)."""
+    others = rng.choice(np.delete(np.arange(n_frames), frame), size=2, replace=False)
+    return np.r_[frame, others]
 
 
 MOTION_DROPOUT = 0.25  # share of augmented locator examples that see no motion map (a still frame's input)

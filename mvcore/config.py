@@ -7,6 +7,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 
 @dataclass
 class TrainConfig:
@@ -19,7 +21,8 @@ class TrainConfig:
     crop_size: int = 128               # segmenter input side (pixels)
     base_filters: int = 16
     depth: int = 4
-    offsets: tuple[int, ...] = (0,)    # frames fed as channels, relative to the one segmented
+    offsets: tuple[int, ...] = (-2, 0, 2)  # frames fed as channels, relative to the one segmented
+    still_share: float = 0.2           # share of training crops whose neighbours are the frame itself (stills)
     margin: float = 1.25               # crop side / box's longer side
     whole_frame: bool = False          # letterbox the whole frame instead of cropping the valve
     locator_size: int = 96             # locator input side (pixels), 0 = no locator
@@ -48,6 +51,11 @@ class TrainConfig:
     seed: int = 0
     devices: int = 1                   # devices trained on, every process's (set by mvcore.distribute's placement)
     strategy: str = "single device"    # or 'data parallel': each device a share of every batch (mvcore.distribute)
+
+    @property
+    def segmented_channel(self) -> int:
+        """The input channel of the frame being segmented: that of the offset nearest 0."""
+        return int(np.argmin(np.abs(self.offsets)))
 
     @classmethod
     def preset_config(cls, name: str, fast: bool = False, **overrides) -> "TrainConfig":

@@ -76,7 +76,7 @@ def train_locator(config: TrainConfig, train: list[Clip], val: list[Clip], on_ev
     devices of `placement` (default: one), from the network `start` where given (else from random
     weights)."""
     placement = placement or place(1)
-    x, y = collect_locator_examples(train, config.locator_size, config.locator_frames_per_clip)
+    x, y = collect_locator_examples(train, config.locator_size, config.locator_frames_per_clip, seed=config.seed)
     held_out = LocatorBatches(*collect_locator_examples(val, config.locator_size, 4), config.batch_size,
                               augment=False) if val else None
     locator = start or locator_network(config, placement)
@@ -365,6 +365,8 @@ def fit_segmenter(run: Run, model, locator, stage: str, examples: list[Example],
     batches = SegmentationBatches(examples, augment=True, samples=config.samples_per_epoch,
                                   expert_weight=config.expert_weight if first else 1.0, flip=config.flip,
                                   scanner_aug=config.scanner_aug, texture_aug=config.texture_aug,
+                                  still_share=config.still_share if len(config.offsets) > 1 else 0.0,
+                                  centre=config.segmented_channel,
                                   seed=config.seed if first else config.seed + 1,
                                   **crop_settings(config))
     fit_stage(model, batches, val_batches, Stage.of(config, stage), run.on_event, run.history, run.placement)

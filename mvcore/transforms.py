@@ -121,6 +121,15 @@ def paste_stack(crops: np.ndarray, roi: Roi, out: np.ndarray, threshold: float |
     return out
 
 
+STILLS_UNDER = 8  # frames: a shorter clip is taken for stills (a set that keeps only its labelled frames)
+
+
 def neighbour_indices(frames: np.ndarray, offsets: tuple[int, ...], n_frames: int) -> np.ndarray:
-    """Frame indices (len(frames), len(offsets)) of each frame's temporal neighbours, clamped to the clip."""
-    return np.clip(np.asarray(frames)[:, None] + np.asarray(offsets)[None, :], 0, n_frames - 1)
+    """Frame indices (len(frames), len(offsets)) of each frame's temporal neighbours, clamped to the clip.
+
+    In a clip of fewer than STILLS_UNDER frames the frames are not taken to follow each other in
+    time (the AML-style sets that keep only their 3 labelled frames): each frame is then its own
+    neighbour at every offset.
+    """
+    offsets = np.asarray(offsets) if n_frames >= STILLS_UNDER else np.zeros(len(offsets), dtype=int)
+    return np.clip(np.asarray(frames)[:, None] + offsets[None, :], 0, n_frames - 1)

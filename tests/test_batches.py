@@ -3,8 +3,9 @@
 import numpy as np
 import pytest
 
-from mvcore.batches import (MOTION_DROPOUT, Example, LocatorBatches, SegmentationBatches, augment_appearance,
-                            augment_texture, random_affine, unlabelled_frames)
+from mvcore.batches import (MOTION_DROPOUT, STILLS_SHARE, Example, LocatorBatches, SegmentationBatches,
+                            augment_appearance, augment_texture, collect_locator_examples, random_affine,
+                            unlabelled_frames)
 from mvcore.clip import Clip
 
 
@@ -40,6 +41,37 @@ def test_flipping_mirrors_frame_and_label_together(flip, some_on_the_right):
     on_the_right = y[:, :, 16:, 0].sum(axis=(1, 2)) > y[:, :, :16, 0].sum(axis=(1, 2))
     assert on_the_right.any() == some_on_the_right
     assert not on_the_right.all()
+
+
+@pytest.mark.parametrize("still_share, centre", [(0.0, 1), (0.3, 1), (0.5, 0)])
+def test_a_share_of_the_crops_see_the_segmented_frame_as_every_neighbour(still_share, centre):
+    label = np.zeros((40, 40), bool)
+    label[15:25, 15:25] = True
+    pixels = np.stack([np.full((40, 40), v, np.uint8) for v in (50, 130, 210)], axis=2)  # three distinct frames
+    batches = SegmentationBatches([Example(pixels, label, (10, 10, 30, 30), True, "three")], size=16, margin=1.2,
+                                  batch_size=400, augment=True, samples=400, still_share=still_share,
+                                  centre=centre, seed=2)
+    x, _ = batches[0]
+    inner = x[:, 4:12, 4:12].mean(axis=(1, 2))  # (400, 3): each crop's channel levels, away from the edge
+    stills = np.ptp(inner, axis=1) < 0.05
+    assert abs(stills.mean() - still_share) < 0.07
+    if stills.any():  # a still repeats the segmented frame: its level is that channel's
+        levels = inner[~stills].mean(axis=0)
+        assert abs(inner[stills].mean() - levels[centre]) < 0.1
+
+
+@pytest.mark.parametrize("seed, per_clip, stills", [(None, 8, 0), (0, 8, 2), (1, 12, 3)])
+def test_a_share_of_the_locator_examples_see_the_motion_of_three_stills(seed, per_clip, stills):
+    rng = np.random.default_rng(5)
+    video = rng.integers(0, 255, (32, 32, 40), dtype=np.uint8)
+    box = np.zeros((32, 32), bool)
+    box[8:20, 10:22] = True
+    x, y = collect_locator_examples([Clip("c", video, box=box, label=np.zeros_like(video, bool), frames=[0])],
+                                    size=32, per_clip=per_clip, seed=seed)
+    assert x.shape == (per_clip, 32, 32, 2) and y.shape == (per_clip, 32, 32, 1)
+    whole_clip = [np.allclose(x[i, ..., 1], x[0, ..., 1]) for i in range(per_clip)]
+    assert per_clip - sum(whole_clip) == stills == int(per_clip * STILLS_SHARE) * (seed is not None)
+    assert all((y[i] == y[0]).all() for i in range(per_clip))
 
 
 @pytest.mark.parametrize("seed", range(6))

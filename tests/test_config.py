@@ -10,7 +10,7 @@ from mvcore.config import TrainConfig, load_train_config, save_config
 
 
 @pytest.mark.parametrize("preset, fast, overrides, expected", [
-    ("default", False, {}, dict(crop_size=128, locator_size=96, offsets=(0,), whole_frame=False)),
+    ("default", False, {}, dict(crop_size=128, locator_size=96, offsets=(-2, 0, 2), whole_frame=False)),
     ("baseline", False, {}, dict(crop_size=128, locator_size=0, offsets=(0,), whole_frame=True, threshold=0.9)),
     ("default", True, {}, dict(crop_size=64, locator_size=64, epochs_stage1=3)),
     ("baseline", True, {}, dict(crop_size=64, locator_size=0)),
@@ -20,6 +20,11 @@ def test_presets_and_overrides(preset, fast, overrides, expected):
     config = TrainConfig.preset_config(preset, fast=fast, **overrides)
     assert config.preset == preset
     assert {key: getattr(config, key) for key in expected} == expected
+
+
+@pytest.mark.parametrize("offsets, channel", [((0,), 0), ((-2, 0, 2), 1), ((0, 1), 0), ((-3, -1), 1)])
+def test_the_segmented_channel_is_the_offset_nearest_zero(offsets, channel):
+    assert TrainConfig(offsets=offsets).segmented_channel == channel
 
 
 def test_unknown_preset_is_refused():

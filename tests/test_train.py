@@ -205,7 +205,7 @@ def test_training_records_its_quality_check(fast_model):
 def test_pseudo_labels_come_from_unlabelled_frames_inside_the_clips_box(tiny_set):
     experts = [c for c in load_aml(tiny_set / "train.pkl") if c.dataset == "expert"]
     config = TrainConfig.preset_config("default", fast=True)
-    model = create_model("unet", size=config.crop_size, channels=1, base=4, depth=2)
+    model = create_model("unet", size=config.crop_size, channels=len(config.offsets), base=4, depth=2)
     examples = pseudo_label_examples(Segmenter(model, None, config, threshold=0.3), experts, count=5)
     assert len(examples) == 5 * len(experts)
     for clip in experts:
@@ -214,7 +214,9 @@ def test_pseudo_labels_come_from_unlabelled_frames_inside_the_clips_box(tiny_set
         fr, fc, _, _ = Roi.around(*box_bounds(clip.box), margin=config.margin).clipped(*outside.shape)
         outside[fr, fc] = False
         assert all(e.expert and e.label.shape == clip.video.shape[:2] and not e.label[outside].any() for e in mine)
-        assert not any(any((e.pixels[:, :, 0] == clip.video[:, :, f]).all() for f in clip.frames) for e in mine)
+        segmented = config.segmented_channel
+        assert not any(any((e.pixels[:, :, segmented] == clip.video[:, :, f]).all() for f in clip.frames)
+                       for e in mine)
     assert any(e.label.any() for e in examples)
 
 

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from mvcore.transforms import (Letterbox, Roi, box_bounds, crop_stack, letterbox, neighbour_indices, paste_stack,
-                               resize_stack)
+from mvcore.transforms import (STILLS_UNDER, Letterbox, Roi, box_bounds, crop_stack, letterbox, neighbour_indices,
+                               paste_stack, resize_stack)
 
 
 def blob_stack(h, w, t):
@@ -62,8 +62,18 @@ def test_roi_around_a_box_is_a_centred_square(box, margin, expected):
     assert Roi.around(*box, margin=margin) == expected
 
 
-def test_box_bounds_and_neighbours():
+def test_box_bounds():
     box = np.zeros((50, 60), dtype=bool)
     box[5:15, 7:30] = True
     assert box_bounds(box) == (5, 7, 15, 30)
-    assert neighbour_indices(np.array([0, 5, 9]), (-1, 0, 1), 10).tolist() == [[0, 0, 1], [4, 5, 6], [8, 9, 9]]
+
+
+@pytest.mark.parametrize("frames, offsets, n_frames, expected", [
+    ([0, 5, 9], (-1, 0, 1), 10, [[0, 0, 1], [4, 5, 6], [8, 9, 9]]),   # clamped to the clip
+    ([3], (-2, 0, 2), STILLS_UNDER, [[1, 3, 5]]),                     # long enough to be a cine
+    ([0, 1, 2], (-2, 0, 2), 3, [[0, 0, 0], [1, 1, 1], [2, 2, 2]]),   # 3 stills: each its own neighbour
+    ([0], (-2, 0, 2), 1, [[0, 0, 0]]),                               # a single image
+    ([4], (0,), 5, [[4]]),
+])
+def test_neighbours_follow_in_time_in_a_cine_and_not_among_stills(frames, offsets, n_frames, expected):
+    assert neighbour_indices(np.array(frames), offsets, n_frames).tolist() == expected
