@@ -15,6 +15,7 @@ import numpy as np
 
 from .clip import Clip
 from .locate import box_target, evenly_spaced, locator_inputs
+from .sector import sector_bounds
 from .synth.scan import smooth_field
 from .transforms import Roi, box_bounds, crop_stack, neighbour_indices
 
@@ -151,7 +152,8 @@ STILLS_SHARE = 0.25  # share of a clip's locator examples whose motion map is ta
 
 def collect_locator_examples(clips: list[Clip], size: int, per_clip: int,
                              seed: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Locator inputs float32 (N, size, size, 2) and box targets (N, size, size, 1) from clips with a box.
+    """Locator inputs float32 (N, size, size, 2) and box targets (N, size, size, 1) from clips with a
+    box, each cut to its scan sector (mvcore.sector) as prediction does.
 
     With a `seed`, STILLS_SHARE of each clip's examples see the motion map of the frame and two others
     drawn at random, as a clip of 3 stills gives (its frames far apart in the cycle); without, every
@@ -160,13 +162,15 @@ def collect_locator_examples(clips: list[Clip], size: int, per_clip: int,
     rng = np.random.default_rng(seed)
     xs, ys = [], []
     for clip in clips:
-        video = clip.video
+        top, left, bottom, right = sector_bounds(clip.video)
+        video = clip.video[top:bottom, left:right]
         frames = evenly_spaced(clip.n_frames, per_clip)
         stills = int(len(frames) * STILLS_SHARE) if seed is not None and clip.n_frames > 3 else 0
         x, _ = locator_inputs(video, size, frames[stills:])
         xs += [x] + [locator_inputs(np.take(video, three_stills(t, clip.n_frames, rng), axis=2), size,
                                     np.array([0]))[0] for t in frames[:stills]]
-        ys.append(np.repeat(box_target(clip.box, size)[None, :, :, None], len(frames), axis=0))
+        target = box_target(clip.box[top:bottom, left:right], size)
+        ys.append(np.repeat(target[None, :, :, None], len(frames), axis=0))
     return np.concatenate(xs), np.concatenate(ys)
 
 

@@ -1,8 +1,9 @@
 """Where is the valve? A small network looks at whole frames and the clip's motion and marks the box.
 
 The valve moves more than anything else in the picture, so the locator sees each frame beside the
-clip's per-pixel standard deviation over time. At test time no box is given: the locator's heatmaps
-of a few frames are averaged and the box is the bounding rectangle of the largest blob.
+clip's per-pixel standard deviation over time, both cut to the scan sector (mvcore.sector). At
+test time no box is given: the locator's heatmaps of a few frames are averaged and the box is the
+bounding rectangle of the largest blob.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from .sector import sector_bounds
 from .transforms import Letterbox, Roi, letterbox
 
 MOTION_FRAMES = 48  # frames sampled to estimate the motion map
@@ -69,12 +71,15 @@ def box_from_heatmap(heatmap: np.ndarray, box: Letterbox) -> tuple[float, float,
 
 
 def locate_roi(locator, video: np.ndarray, size: int, margin: float, table: np.ndarray | None = None) -> Roi:
-    """The square crop around the valve in a clip, found by `locator` (a Keras model).
+    """The square crop around the valve in a clip, found by `locator` (a Keras model) in the scan
+    sector's bounding rectangle (mvcore.sector).
 
     `video`: uint8 (H, W, T); `margin`: crop side as a multiple of the box's longer side;
     `table`: the clip's grey-level lookup (mvcore.intensity), or None.
     """
+    top, left, bottom, right = sector_bounds(video)
     frames = evenly_spaced(video.shape[2], HEATMAP_FRAMES)
-    x, box = locator_inputs(video, size, frames, table)
+    x, box = locator_inputs(video[top:bottom, left:right], size, frames, table)
     heatmap = np.asarray(locator.predict_on_batch(x))[..., 0].mean(axis=0)
-    return Roi.around(*box_from_heatmap(heatmap, box), margin=margin)
+    y0, x0, y1, x1 = box_from_heatmap(heatmap, box)
+    return Roi.around(y0 + top, x0 + left, y1 + top, x1 + left, margin=margin)

@@ -68,16 +68,17 @@ def test_the_reference_file_round_trips_and_refuses_other_files(tmp_path):
 
 
 def test_the_bundled_model_segments_a_darker_scanner_s_clip_as_it_does_the_original():
-    """With its training clips' grey levels kept, the bundled model sees a clip at half the gain and
-    with darker mid-tones (as the real cine is beside the synthetic clips) as it sees the original:
-    their masks agree far better than without the matching."""
+    """With its training clips' grey levels kept, the bundled model sees a clip at a third of the gain
+    and with darker mid-tones (darker still than the real cine beside the synthetic clips) as it
+    sees the original: their masks agree far better than without the matching. (At half the gain,
+    gamma 1.5, the model trained with texture augmentation and stills agreed 0.86 without it.)"""
     matched = Segmenter.load()
     assert matched.intensity is not None, "the bundled model folder keeps intensity.json"
     raw = Segmenter(matched.model, matched.locator, matched.config, matched.threshold, net=matched.net,
                     locator_net=matched.locator_net)
     record, labels = make_test_record(np.random.default_rng(21), scale=0.4)
     bright = Clip("bright", record["video"], frames=labels["frames"])
-    darker = np.clip(255 * 0.5 * (record["video"] / 255.0) ** 1.5, 0, 255).round().astype(np.uint8)
+    darker = np.clip(255 * 0.35 * (record["video"] / 255.0) ** 2.0, 0, 255).round().astype(np.uint8)
     dark = Clip("dark", darker, frames=labels["frames"])
 
     def agreement(segmenter):

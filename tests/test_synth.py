@@ -353,7 +353,8 @@ def test_leaflets_fade_and_thin_over_time_within_limits(seed):
 def test_realism_finds_the_fan_of_a_drawn_sector(apex, half_angle_deg):
     import cv2
 
-    from mvcore.synth.realism import fan_geometry, fan_mask
+    from mvcore.sector import fan_mask
+    from mvcore.synth.realism import fan_geometry
 
     rng = np.random.default_rng(3)
     sector = cv2.ellipse(np.zeros((480, 640), np.uint8), apex, (400, 400), 90, -half_angle_deg, half_angle_deg, 1, -1)

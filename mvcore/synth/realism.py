@@ -23,6 +23,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from ..sector import fan_mask
+
 REAL_MM_PER_PX = 0.5105  # the cine's PhysicalDeltaX, cm -> mm
 MARKS = Path(__file__).resolve().parents[2] / "tests" / "data" / "real" / "marks.json"
 SMOOTH_MM = 3.0          # blur that separates anatomy from speckle
@@ -72,17 +74,6 @@ def _smooth(frame: np.ndarray, sigma_px: float) -> np.ndarray:
 def _speckle(frame: np.ndarray) -> np.ndarray:
     """float32 (H, W): the frame less its SMOOTH_MM blur."""
     return frame.astype(np.float32) - _smooth(frame, SMOOTH_MM / REAL_MM_PER_PX)
-
-
-def fan_mask(video: np.ndarray) -> np.ndarray:
-    """bool (H, W): the scan sector, as the convex hull of the largest region whose grey level
-    changes over time (burned-in text and ECG are static, or apart)."""
-    live = (video[:, :, ::2].astype(np.float32).std(axis=2) > 0.5).astype(np.uint8)
-    live = cv2.morphologyEx(live, cv2.MORPH_OPEN, np.ones((5, 5), np.uint8))
-    _, parts, stats, _ = cv2.connectedComponentsWithStats(live)
-    biggest = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
-    hull = cv2.convexHull(np.argwhere(parts == biggest)[:, ::-1].astype(np.int32))
-    return cv2.fillConvexPoly(np.zeros(live.shape, np.uint8), hull, 1) > 0
 
 
 def fan_geometry(fan: np.ndarray) -> dict:

@@ -1,0 +1,65 @@
+"""The scan sector a clip's valve is located in (mvcore/sector.py)."""
+
+import keras
+import numpy as np
+import pytest
+
+from mvcore.bench.marks import REAL_DIR, real_cine
+from mvcore.locate import locate_roi
+from mvcore.sector import MIN_SHARE, fan_mask, sector_bounds
+
+
+def framed_fan(shape=(120, 160), fan=(30, 50, 110, 140), frames: int = 20, text: bool = True) -> np.ndarray:
+    """uint8 (H, W, frames): speckle that changes every frame inside the rectangle `fan` (top, left,
+    bottom, right), black around it, and with `text` a bright static label in the top-left corner."""
+    rng = np.random.default_rng(0)
+    video = np.zeros(shape + (frames,), np.uint8)
+    top, left, bottom, right = fan
+    video[top:bottom, left:right] = rng.integers(20, 120, (bottom - top, right - left, frames), dtype=np.uint8)
+    if text:
+        video[4:14, 4:40] = 255
+    return video
+
+
+@pytest.mark.parametrize("video, expected", [
+    (framed_fan(), (30, 50, 110, 140)),                                  # the fan, not the static label
+    (framed_fan(fan=(0, 0, 120, 160), text=False), (0, 0, 120, 160)),    # a fan filling its frame
+    (framed_fan(frames=1), (0, 0, 120, 160)),                            # a single frame: nothing changes
+    (framed_fan(fan=(50, 60, 60, 70)), (0, 0, 120, 160)),                # too small to be the fan
+    (np.zeros((40, 50, 6), np.uint8), (0, 0, 40, 50)),                   # black
+])
+def test_the_sector_is_the_bounding_rectangle_of_what_changes(video, expected):
+    assert sector_bounds(video) == expected
+
+
+def test_the_fan_of_a_single_frame_is_unknown():
+    assert fan_mask(framed_fan(frames=1)) is None
+
+
+def test_the_real_cines_sector_holds_every_marked_leaflet_and_leaves_its_margins_out():
+    clip = real_cine()
+    top, left, bottom, right = sector_bounds(clip.video)
+    h, w = clip.video.shape[:2]
+    assert (bottom - top) * (right - left) < 0.8 * h * w and (bottom - top) * (right - left) > MIN_SHARE * h * w
+    marked = np.load(REAL_DIR / "labels.npz")["masks"].any(axis=2)
+    rows, cols = np.flatnonzero(marked.any(axis=1)), np.flatnonzero(marked.any(axis=0))
+    assert top <= rows[0] and rows[-1] < bottom and left <= cols[0] and cols[-1] < right
+
+
+def motion_locator(size: int) -> keras.Model:
+    """A real one-layer network whose heatmap is where the motion map (channel 1) is high."""
+    inputs = keras.Input((size, size, 2))
+    conv = keras.layers.Conv2D(1, 1, activation="sigmoid")
+    outputs = conv(inputs)
+    conv.set_weights([np.array([0.0, 40.0], np.float32).reshape(1, 1, 2, 1), np.array([-20.0], np.float32)])
+    return keras.Model(inputs, outputs)
+
+
+def test_the_valve_is_located_in_frame_pixels_when_its_fan_fills_part_of_the_frame():
+    video = framed_fan(shape=(200, 300), fan=(60, 120, 180, 280), frames=24)
+    phase = np.arange(24) % 2 == 0
+    video[100:116, 190:214, phase] = 250  # the valve: what moves most, inside the fan
+    video[100:116, 190:214, ~phase] = 0
+    roi = locate_roi(motion_locator(64), video, 64, margin=1.0)
+    assert abs(roi.y0 + roi.side / 2 - 108) <= 4 and abs(roi.x0 + roi.side / 2 - 202) <= 4
+    assert 20 <= roi.side <= 36
