@@ -128,7 +128,6 @@ def print_snapping(marks: dict) -> None:
     """Per frame, how far the snapped lines lie from the drawn ones (mean px over the snapped points)
     and the IoU of the masks drawn from each; then the mean IoU."""
     from ..metrics import frame_iou
-    from ..synth.realism import resample_polyline
 
     drawn = dict(marks, frames={t: dict(m, leaflets=m["drawn"]) for t, m in marks["frames"].items()})
     frames, before = marks_to_masks(drawn, CINE_SHAPE)
