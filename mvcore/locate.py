@@ -1,4 +1,4 @@
-"""Where is the valve? A small network looks at whole frames and the clip's motion and marks the box.
+"""Where is the valve? A small network looks at the frames and the clip's motion and marks the box.
 
 The valve moves more than anything else in the picture, so the locator sees each frame beside the
 clip's per-pixel standard deviation over time, both cut to the scan sector (mvcore.sector). At
