@@ -3,7 +3,8 @@
 The valve moves more than anything else in the picture, so the locator sees each frame beside the
 clip's per-pixel standard deviation over time, both cut to the scan sector (mvcore.sector). At
 test time no box is given: the locator's heatmaps of a few frames are averaged and the box is the
-bounding rectangle of the largest blob.
+bounding rectangle of the largest blob; where the heatmap shows nothing, the box is where the
+training boxes lay in their sectors (`box_prior`, kept in the model's metrics.json).
 """
 
 from __future__ import annotations
@@ -12,10 +13,11 @@ import cv2
 import numpy as np
 
 from .sector import sector_bounds
-from .transforms import Letterbox, Roi, letterbox
+from .transforms import Letterbox, Roi, box_bounds, letterbox
 
 MOTION_FRAMES = 48  # frames sampled to estimate the motion map
 HEATMAP_FRAMES = 8  # frames whose heatmaps are averaged at prediction time
+SEEN_PEAK = 0.1     # a heatmap peaking lower has found no valve: the training boxes' place is used instead
 
 
 def evenly_spaced(n_frames: int, count: int) -> np.ndarray:
@@ -70,16 +72,62 @@ def box_from_heatmap(heatmap: np.ndarray, box: Letterbox) -> tuple[float, float,
     return ((y - top) / s, (x - left) / s, (y + h - top) / s, (x + w - left) / s)
 
 
-def locate_roi(locator, video: np.ndarray, size: int, margin: float, table: np.ndarray | None = None) -> Roi:
+def locate_roi(locator, video: np.ndarray, size: int, margin: float, table: np.ndarray | None = None,
+               prior: tuple[float, float, float, float] | None = None) -> Roi:
     """The square crop around the valve in a clip, found by `locator` (a Keras model) in the scan
     sector's bounding rectangle (mvcore.sector).
 
     `video`: uint8 (H, W, T); `margin`: crop side as a multiple of the box's longer side;
-    `table`: the clip's grey-level lookup (mvcore.intensity), or None.
+    `table`: the clip's grey-level lookup (mvcore.intensity), or None; `prior`: where the training
+    boxes lie in their sectors (`box_prior`), taken where the heatmap never reaches SEEN_PEAK.
     """
     top, left, bottom, right = sector_bounds(video)
     frames = evenly_spaced(video.shape[2], HEATMAP_FRAMES)
     x, box = locator_inputs(video[top:bottom, left:right], size, frames, table)
     heatmap = np.asarray(locator.predict_on_batch(x))[..., 0].mean(axis=0)
-    y0, x0, y1, x1 = box_from_heatmap(heatmap, box)
+    if prior is not None and heatmap.max() < SEEN_PEAK:
+        y0, x0, y1, x1 = np.asarray(prior) * np.tile([bottom - top, right - left], 2)
+    else:
+        y0, x0, y1, x1 = box_from_heatmap(heatmap, box)
     return Roi.around(y0 + top, x0 + left, y1 + top, x1 + left, margin=margin)
+
+
+def box_prior(clips) -> list[float] | None:
+    """Where the valve's box lies in the scan sector, on average over `clips` with a box: [top, left,
+    bottom, right] as fractions of the sector's height and width; None without clips."""
+    if not clips:
+        return None
+    places = []
+    for clip in clips:
+        top, left, bottom, right = sector_bounds(clip.video)
+        corners = np.array(box_bounds(clip.box)) - [top, left, top, left]
+        places.append(corners / np.tile([bottom - top, right - left], 2))
+    return [round(float(v), 4) for v in np.mean(places, axis=0)]
+
+
+def write_box_prior(model_dir, train_pickles) -> list[float] | None:
+    """Record in a model folder's metrics.json the `box_prior` of the clips it names as its training
+    videos, read from `train_pickles` (AML pickles): for a folder trained before the prior was kept."""
+    import json
+    from pathlib import Path
+
+    from .data import load_aml
+
+    path = Path(model_dir) / "metrics.json"
+    metrics = json.loads(path.read_text())
+    names = set(metrics["train_videos"])
+    prior = box_prior([c for p in train_pickles for c in load_aml(p) if c.name in names and c.box is not None])
+    metrics.setdefault("locator", {})["box_prior"] = prior
+    path.write_text(json.dumps(metrics, indent=2) + "\n")
+    return prior
+
+
+if __name__ == "__main__":
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m mvcore.locate",
+                                     description="write a model folder's box prior (metrics.json) from its training set")
+    parser.add_argument("model_dir")
+    parser.add_argument("train", nargs="+", help="the AML pickles the model was trained on")
+    args = parser.parse_args()
+    print(f"box prior {write_box_prior(args.model_dir, args.train)}")

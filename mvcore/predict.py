@@ -48,15 +48,18 @@ class Segmenter:
     `model` and `locator` are the Keras networks (what training and fine-tuning use); `net` and
     `locator_net` run them for prediction (their ONNX Runtime copies, or the networks themselves).
     `intensity`: the training clips' grey levels float64 (101,) that each clip's are matched to
-    (mvcore.intensity), or None to leave clips as they are.
+    (mvcore.intensity), or None to leave clips as they are. `box_prior`: where the training boxes
+    lay in their scan sectors (mvcore.locate.box_prior), the square where the locator sees nothing;
+    None to trust the locator always.
     """
 
     def __init__(self, model, locator, config: TrainConfig, threshold: float, batch_size: int = 32,
-                 net=None, locator_net=None, intensity: np.ndarray | None = None):
+                 net=None, locator_net=None, intensity: np.ndarray | None = None,
+                 box_prior: list[float] | None = None):
         self.model, self.locator, self.config = model, locator, config
         self.threshold, self.batch_size = threshold, batch_size
         self.net, self.locator_net = net or model, locator_net or locator
-        self.intensity = intensity
+        self.intensity, self.box_prior = intensity, box_prior
 
     @classmethod
     def load(cls, model_dir: Path | str | None = None, predict: PredictConfig | None = None) -> "Segmenter":
@@ -73,13 +76,14 @@ class Segmenter:
         locator = (keras.saving.load_model(folder / "locator.keras", compile=False, safe_mode=True)
                    if config.locator_size else None)
         metrics_path = folder / "metrics.json"
-        chosen = json.loads(metrics_path.read_text()).get("threshold") if metrics_path.is_file() else None
-        threshold = next(t for t in (predict.threshold, chosen, config.threshold, 0.5) if t is not None)
+        metrics = json.loads(metrics_path.read_text()) if metrics_path.is_file() else {}
+        threshold = next(t for t in (predict.threshold, metrics.get("threshold"), config.threshold, 0.5)
+                         if t is not None)
         net = runner(model, folder / "model.keras", predict.runtime, predict.onnx_threads)
         locator_net = (runner(locator, folder / "locator.keras", predict.runtime, predict.onnx_threads)
                        if locator is not None else None)
         return cls(model, locator, config, float(threshold), predict.batch_size, net, locator_net,
-                   load_reference(folder / "intensity.json"))
+                   load_reference(folder / "intensity.json"), valid_box_prior(metrics))
 
     def warm_up(self) -> "Segmenter":
         """Trace the networks now (a full chunk and a shorter last one), not on a user's first clip."""
@@ -99,7 +103,8 @@ class Segmenter:
         h, w = video.shape[:2]
         if self.config.whole_frame or self.locator is None:
             return Roi.around(0, 0, h, w, margin=1.0)
-        return locate_roi(self.locator_net, video, self.config.locator_size, self.config.margin, table)
+        return locate_roi(self.locator_net, video, self.config.locator_size, self.config.margin, table,
+                          self.box_prior)
 
     def run_model(self, x: np.ndarray) -> np.ndarray:
         """The segmenter network on crops float32 (N, S, S, C) in [0, 1]: probabilities (N, S, S, 1)."""
@@ -166,6 +171,16 @@ class Segmenter:
         probs = self.probabilities(self.crop_inputs(clip.video, roi, np.asarray(frames), table))
         out = np.zeros(clip.video.shape[:2] + (len(frames),), dtype=np.float32)
         return paste_stack(probs, roi, out)
+
+
+def valid_box_prior(metrics: dict) -> list[float] | None:
+    """metrics.json's `locator.box_prior` where it is 4 fractions [top, left, bottom, right] of a box
+    inside its sector, else None (older folders have none; a damaged one is not trusted)."""
+    prior = (metrics.get("locator") or {}).get("box_prior") if isinstance(metrics, dict) else None
+    if (not isinstance(prior, list) or len(prior) != 4 or not all(isinstance(v, (int, float)) for v in prior)
+            or not (0 <= prior[0] < prior[2] <= 1 and 0 <= prior[1] < prior[3] <= 1)):
+        return None
+    return [float(v) for v in prior]
 
 
 def predict_padded(model, x: np.ndarray) -> np.ndarray:

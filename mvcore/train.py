@@ -29,7 +29,7 @@ from .distribute import Placement, check_batch, place
 from .errors import InputError
 from .fit import SCHEDULES, Event, Stage, fit_stage
 from .intensity import matching_table, reference_percentiles
-from .locate import locate_roi
+from .locate import box_prior, locate_roi
 from .losses import LOSSES
 from .metrics import video_iou
 from .model import create_model, freeze_encoder_levels
@@ -102,14 +102,16 @@ def segmenter_network(config: TrainConfig, placement: Placement):
                        depth=config.depth)
 
 
-def locator_hit_rate(locator, config: TrainConfig, clips: list[Clip], intensity: np.ndarray | None = None) -> float | None:
+def locator_hit_rate(locator, config: TrainConfig, clips: list[Clip], intensity: np.ndarray | None = None,
+                     prior: list[float] | None = None) -> float | None:
     """Share of labelled `clips` whose located crop holds the valve (mvcore.quality.HIT_SHARE of its
-    labelled pixels), their grey levels matched to `intensity` where given; None without such clips."""
+    labelled pixels), their grey levels matched to `intensity` where given, the box `prior` taken where
+    the locator sees nothing (mvcore.locate.locate_roi); None without such clips."""
     labelled = [c for c in clips if c.is_labelled]
     if not labelled:
         return None
     tables = [None if intensity is None else matching_table(c.video, intensity) for c in labelled]
-    crops = [locate_roi(locator, c.video, config.locator_size, config.margin, table)
+    crops = [locate_roi(locator, c.video, config.locator_size, config.margin, table, prior)
              for c, table in zip(labelled, tables)]
     return float(np.mean([share_inside(roi, c) >= HIT_SHARE for roi, c in zip(crops, labelled)]))
 
@@ -123,8 +125,9 @@ def located_or_whole_frame(config: TrainConfig, train: list[Clip], val: list[Cli
     are matched to, as in prediction; `placement`: the devices it trains on."""
     locator = train_locator(config, [c for c in train if c.box is not None], [c for c in val if c.box is not None],
                             on_event, history, placement, start)
-    rate = locator_hit_rate(locator, config, val, intensity)
-    metrics["locator"] = {"val_box_hit_rate": rate, "fallback": None}
+    metrics["locator"] = {"box_prior": box_prior([c for c in train if c.box is not None]), "fallback": None}
+    rate = locator_hit_rate(locator, config, val, intensity, metrics["locator"]["box_prior"])
+    metrics["locator"]["val_box_hit_rate"] = rate
     if rate is None or rate >= MIN_HIT_RATE:
         return config, locator
     metrics["locator"]["fallback"] = "whole_frame"
@@ -264,7 +267,8 @@ class Run:
 
     def segmenter(self, model, locator, threshold: float) -> Segmenter:
         """The pipeline as prediction will run it, on the networks being trained."""
-        return Segmenter(model, locator, self.config, threshold, intensity=self.intensity)
+        return Segmenter(model, locator, self.config, threshold, intensity=self.intensity,
+                         box_prior=self.metrics.get("locator", {}).get("box_prior"))
 
 
 def clips_to_train(clips: list[Clip], out_dir: Path, config: TrainConfig) -> list[Clip]:
@@ -305,6 +309,8 @@ def starting_networks(run: Run, init_dir: Path | None):
         # a fine-tuning learns the user's own scanner as it is: no grey-level matching for the new model
         run.intensity = None
         run.metrics["start"] = str(init_dir)
+        if start.box_prior is not None:  # where its training boxes lay, kept for the new model
+            run.metrics["locator"] = {"box_prior": start.box_prior, "fallback": None}
         return start.model, start.locator
     run.fallback_threshold = run.config.threshold or 0.5
     model, locator = pretrained_networks(run)

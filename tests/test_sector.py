@@ -1,11 +1,14 @@
-"""The scan sector a clip's valve is located in (mvcore/sector.py)."""
+"""The scan sector a clip's valve is located in (mvcore/sector.py), and where the training boxes lie in it
+(mvcore.locate.box_prior)."""
 
 import keras
 import numpy as np
 import pytest
 
 from mvcore.bench.marks import REAL_DIR, real_cine
-from mvcore.locate import locate_roi
+from mvcore.clip import Clip
+from mvcore.locate import box_prior, locate_roi
+from mvcore.predict import valid_box_prior
 from mvcore.sector import MIN_SHARE, fan_mask, sector_bounds
 
 
@@ -63,3 +66,55 @@ def test_the_valve_is_located_in_frame_pixels_when_its_fan_fills_part_of_the_fra
     roi = locate_roi(motion_locator(64), video, 64, margin=1.0)
     assert abs(roi.y0 + roi.side / 2 - 108) <= 4 and abs(roi.x0 + roi.side / 2 - 202) <= 4
     assert 20 <= roi.side <= 36
+
+
+def boxed_clip(video: np.ndarray, box: tuple[int, int, int, int]) -> Clip:
+    mask = np.zeros(video.shape[:2], bool)
+    mask[box[0]:box[2], box[1]:box[3]] = True
+    return Clip("c", video, box=mask)
+
+
+@pytest.mark.parametrize("clips, expected", [
+    # the fan fills the frame: the box's place in the frame
+    ([boxed_clip(framed_fan(fan=(0, 0, 120, 160), text=False), (30, 40, 90, 120))], [0.25, 0.25, 0.75, 0.75]),
+    # a framed fan: the place within the fan's rectangle, wherever the fan sits in its frame
+    ([boxed_clip(framed_fan(), (50, 68, 90, 113))], [0.25, 0.2, 0.75, 0.7]),
+    ([boxed_clip(framed_fan(), (50, 68, 90, 113)), boxed_clip(framed_fan(fan=(0, 0, 120, 160), text=False),
+                                                              (0, 0, 60, 80))], [0.125, 0.1, 0.625, 0.6]),
+    ([], None),
+])
+def test_the_box_prior_is_where_the_training_boxes_lie_in_their_sectors(clips, expected):
+    assert box_prior(clips) == (pytest.approx(expected) if expected else None)
+
+
+def blind_locator(size: int) -> keras.Model:
+    """A real one-layer network whose heatmap is near 0 everywhere: it sees no valve."""
+    inputs = keras.Input((size, size, 2))
+    conv = keras.layers.Conv2D(1, 1, activation="sigmoid")
+    outputs = conv(inputs)
+    conv.set_weights([np.zeros((1, 1, 2, 1), np.float32), np.array([-20.0], np.float32)])
+    return keras.Model(inputs, outputs)
+
+
+def test_a_locator_that_sees_nothing_gives_the_training_boxes_place_in_the_sector():
+    video = framed_fan(shape=(200, 300), fan=(60, 120, 180, 280), frames=24)
+    roi = locate_roi(blind_locator(64), video, 64, margin=1.0, prior=[0.25, 0.25, 0.75, 0.75])
+    # the prior's box in the fan's rectangle: rows 90-150, cols 160-240, its square 80 px around (120, 200)
+    assert (roi.y0 + roi.side / 2, roi.x0 + roi.side / 2, roi.side) == pytest.approx((120, 200, 80), abs=1)
+    without = locate_roi(blind_locator(64), video, 64, margin=1.0)
+    assert (without.y0, without.x0, without.side) != (roi.y0, roi.x0, roi.side)
+
+
+@pytest.mark.parametrize("metrics, expected", [
+    ({"locator": {"box_prior": [0.4, 0.35, 0.71, 0.73]}}, [0.4, 0.35, 0.71, 0.73]),
+    ({"locator": {"box_prior": [0, 0, 1, 1]}}, [0.0, 0.0, 1.0, 1.0]),
+    ({}, None),                                                  # a folder from before the prior was kept
+    ({"locator": None}, None),
+    ({"locator": {"box_prior": [0.4, 0.35, 0.71]}}, None),       # damaged: not trusted
+    ({"locator": {"box_prior": [0.7, 0.35, 0.4, 0.73]}}, None),  # bottom above top
+    ({"locator": {"box_prior": [0.4, 0.35, 0.71, 7.3]}}, None),  # outside the sector
+    ({"locator": {"box_prior": ["a", 0.35, 0.71, 0.73]}}, None),
+    ([], None),
+])
+def test_a_model_folders_box_prior_is_read_only_when_it_is_a_box_in_the_sector(metrics, expected):
+    assert valid_box_prior(metrics) == expected

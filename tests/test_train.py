@@ -194,6 +194,8 @@ def test_training_records_its_quality_check(fast_model):
     assert 0.0 <= quality["trivial_iou"] <= 1.0
     if metrics["locator"]["fallback"] is None:   # a locator was kept: its hit rate on validation is recorded
         assert 0.0 <= quality["box_hit_rate"] <= 1.0
+        top, left, bottom, right = metrics["locator"]["box_prior"]  # and where its training boxes lay
+        assert 0.0 <= top < bottom <= 1.0 and 0.0 <= left < right <= 1.0
     else:
         assert quality["box_hit_rate"] is None and not (fast_model / "locator.keras").exists()
     with open(fast_model / "history.csv") as f:
