@@ -73,7 +73,7 @@ def box_from_heatmap(heatmap: np.ndarray, box: Letterbox) -> tuple[float, float,
 
 
 def locate_roi(locator, video: np.ndarray, size: int, margin: float, table: np.ndarray | None = None,
-               prior: tuple[float, float, float, float] | None = None) -> Roi:
+               prior: list[float] | None = None) -> Roi:
     """The square crop around the valve in a clip, found by `locator` (a Keras model) in the scan
     sector's bounding rectangle (mvcore.sector).
 
@@ -92,7 +92,7 @@ def locate_roi(locator, video: np.ndarray, size: int, margin: float, table: np.n
     return Roi.around(y0 + top, x0 + left, y1 + top, x1 + left, margin=margin)
 
 
-def box_prior(clips) -> list[float] | None:
+def box_prior(clips: list) -> list[float] | None:
     """Where the valve's box lies in the scan sector, on average over `clips` with a box: [top, left,
     bottom, right] as fractions of the sector's height and width; None without clips."""
     if not clips:
