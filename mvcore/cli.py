@@ -133,6 +133,8 @@ def cmd_predict(args) -> None:
                 masks[clip.name] = result.mask
             print(f"{clip.name}: {clip.n_frames} frames {clip.shape[0]}x{clip.shape[1]} in {seconds:.2f} s "
                   f"({clip.n_frames / max(seconds, 1e-9):.0f} frames/s), mean area {result.area.mean():.0f} px")
+            if result.location.unsure:
+                print(f"  warning: {result.location.warning()}", flush=True)
             if args.overlay_dir:
                 measurement = measure_and_report(clip, result, args, summaries)
                 for path in write_clip_outputs(clip, result, Path(args.overlay_dir), args.style, measurement):
@@ -170,6 +172,8 @@ def predict_on_engine(args) -> None:
     def report(row):
         new.append(row)
         detail = f"{row['frames']} frames in {float(row['seconds']):.2f} s" if row["status"] == DONE else row["error"]
+        if row["status"] == DONE and row["crop"] == "box prior":
+            detail += f"; the locator did not see a valve (peak {row['locator_peak']}): check its overlay"
         print(f"{row['clip'] or row['file']}: {row['status']}, {detail}", flush=True)
 
     rows = run_folder(args.inputs, job, args.engine, args.jobs, args.address, on_row=report)

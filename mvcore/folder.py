@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import math
 import os
 import socket
 import time
@@ -29,7 +30,7 @@ from .export import (ClipFiles, MeasureFiles, measure_and_write, read_clip_summa
 from .files import sanitise_name
 
 MANIFEST = "manifest.csv"
-COLUMNS = ["file", "clip", "status", "frames", "seconds", "error", "worker"]
+COLUMNS = ["file", "clip", "status", "frames", "seconds", "crop", "locator_peak", "error", "worker"]
 DONE, FAILED = "done", "failed"
 
 Row = dict
@@ -87,7 +88,7 @@ def worker_name() -> str:
 
 def failed_row(file: str, error: Exception, clip: str = "") -> Row:
     """The manifest row of a file (or one of its clips) that could not be read or segmented."""
-    return {"file": file, "clip": clip, "status": FAILED, "frames": 0, "seconds": 0.0,
+    return {"file": file, "clip": clip, "status": FAILED, "frames": 0, "seconds": 0.0, "crop": "", "locator_peak": "",
             "error": str(error).splitlines()[0] if str(error) else type(error).__name__, "worker": worker_name()}
 
 
@@ -114,7 +115,9 @@ def segment_and_write(segmenter, clip, file: str, job: FolderJob) -> Row:
         write_masks_npz({clip.name: result.mask}, mask_path(job.out_dir, clip.name))
     except Exception as err:
         return failed_row(file, err, clip.name)
+    peak = result.location.peak
     return {"file": file, "clip": clip.name, "status": DONE, "frames": clip.n_frames, "seconds": round(seconds, 3),
+            "crop": result.location.found_by, "locator_peak": "" if math.isnan(peak) else f"{peak:.3f}",
             "error": "", "worker": worker_name()}
 
 

@@ -4,10 +4,14 @@ The valve moves more than anything else in the picture, so the locator sees each
 clip's per-pixel standard deviation over time, both cut to the scan sector (mvcore.sector). At
 test time no box is given: the locator's heatmaps of a few frames are averaged and the box is the
 bounding rectangle of the largest blob; where the heatmap shows nothing, the box is where the
-training boxes lay in their sectors (`box_prior`, kept in the model's metrics.json).
+training boxes lay in their sectors (`box_prior`, kept in the model's metrics.json), and the
+result says so (`Location`), for the user to check that clip's overlay.
 """
 
 from __future__ import annotations
+
+import math
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
@@ -72,8 +76,34 @@ def box_from_heatmap(heatmap: np.ndarray, box: Letterbox) -> tuple[float, float,
     return ((y - top) / s, (x - left) / s, (y + h - top) / s, (x + w - left) / s)
 
 
-def locate_roi(locator, video: np.ndarray, size: int, margin: float, table: np.ndarray | None = None,
-               prior: list[float] | None = None) -> Roi:
+@dataclass(frozen=True)
+class Location:
+    """The square the segmenter looks at in a clip and how it was found: `found_by` is 'locator',
+    'box prior' (the locator's heatmap never reached SEEN_PEAK, so the training boxes' place was
+    taken) or 'whole frame' (a model without a locator); `peak` is the heatmap's highest value
+    (0-1, averaged over HEATMAP_FRAMES frames), NaN for the whole frame."""
+
+    roi: Roi
+    found_by: str
+    peak: float = math.nan
+
+    @property
+    def unsure(self) -> bool:
+        """Whether the locator did not see a valve in the clip (its heatmap under SEEN_PEAK)."""
+        return self.peak < SEEN_PEAK
+
+    def warning(self) -> str | None:
+        """What to tell the user where the locator did not see a valve, else None."""
+        if not self.unsure:
+            return None
+        crop = ("the crop is where the training valves lay in their scan sectors" if self.found_by == "box prior"
+                else "the crop is the locator's best guess")
+        return (f"The locator did not see a valve in this clip (heatmap peak {self.peak:.2f}, under {SEEN_PEAK}): "
+                f"{crop}. Check the overlay.")
+
+
+def locate_valve(locator, video: np.ndarray, size: int, margin: float, table: np.ndarray | None = None,
+                 prior: list[float] | None = None) -> Location:
     """The square crop around the valve in a clip, found by `locator` (a Keras model) in the scan
     sector's bounding rectangle (mvcore.sector).
 
@@ -85,11 +115,13 @@ def locate_roi(locator, video: np.ndarray, size: int, margin: float, table: np.n
     frames = evenly_spaced(video.shape[2], HEATMAP_FRAMES)
     x, box = locator_inputs(video[top:bottom, left:right], size, frames, table)
     heatmap = np.asarray(locator.predict_on_batch(x))[..., 0].mean(axis=0)
-    if prior is not None and heatmap.max() < SEEN_PEAK:
+    peak = float(heatmap.max())
+    found_by = "box prior" if prior is not None and peak < SEEN_PEAK else "locator"
+    if found_by == "box prior":
         y0, x0, y1, x1 = np.asarray(prior) * np.tile([bottom - top, right - left], 2)
     else:
         y0, x0, y1, x1 = box_from_heatmap(heatmap, box)
-    return Roi.around(y0 + top, x0 + left, y1 + top, x1 + left, margin=margin)
+    return Location(Roi.around(y0 + top, x0 + left, y1 + top, x1 + left, margin=margin), found_by, peak)
 
 
 def box_prior(clips: list) -> list[float] | None:

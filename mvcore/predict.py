@@ -20,7 +20,7 @@ from .clip import Clip
 from .config import PredictConfig, TrainConfig, load_train_config
 from .errors import InputError
 from .intensity import load_reference, matching_table
-from .locate import locate_roi
+from .locate import Location, locate_valve
 from .runtime import runner
 from .transforms import Roi, crop_stack, neighbour_indices, paste_stack
 
@@ -34,10 +34,11 @@ def is_model_dir(path: Path) -> bool:
 
 @dataclass
 class Segmentation:
-    """The result for one clip: mask bool (H, W, T), crop used, per-frame area and confidence (T,)."""
+    """The result for one clip: mask bool (H, W, T), the crop used and how it was found, per-frame
+    area and confidence (T,)."""
 
     mask: np.ndarray
-    roi: Roi
+    location: Location
     area: np.ndarray
     confidence: np.ndarray
 
@@ -95,16 +96,16 @@ class Segmenter:
         or None where the model keeps no reference or the clip is dark."""
         return None if self.intensity is None else matching_table(video, self.intensity)
 
-    def find_roi(self, video: np.ndarray) -> Roi:
-        """The square the segmenter looks at in `video` uint8 (H, W, T)."""
-        return self._find_roi(video, self.intensity_table(video))
+    def locate(self, video: np.ndarray) -> Location:
+        """The square the segmenter looks at in `video` uint8 (H, W, T), and how it was found."""
+        return self._locate(video, self.intensity_table(video))
 
-    def _find_roi(self, video: np.ndarray, table: np.ndarray | None) -> Roi:
+    def _locate(self, video: np.ndarray, table: np.ndarray | None) -> Location:
         h, w = video.shape[:2]
         if self.config.whole_frame or self.locator is None:
-            return Roi.around(0, 0, h, w, margin=1.0)
-        return locate_roi(self.locator_net, video, self.config.locator_size, self.config.margin, table,
-                          self.box_prior)
+            return Location(Roi.around(0, 0, h, w, margin=1.0), "whole frame")
+        return locate_valve(self.locator_net, video, self.config.locator_size, self.config.margin, table,
+                            self.box_prior)
 
     def run_model(self, x: np.ndarray) -> np.ndarray:
         """The segmenter network on crops float32 (N, S, S, C) in [0, 1]: probabilities (N, S, S, 1)."""
@@ -143,7 +144,8 @@ class Segmenter:
         video = clip.video
         h, w, t = video.shape
         table = self.intensity_table(video)
-        roi = self._find_roi(video, table)
+        location = self._locate(video, table)
+        roi = location.roi
         mask = np.zeros((h, w, t), dtype=bool)
         confidence = np.zeros(t, dtype=np.float32)
 
@@ -162,12 +164,12 @@ class Segmenter:
                     paste(running[0], running[1].result())
                 running = submitted
             paste(running[0], running[1].result())
-        return Segmentation(mask, roi, mask.sum(axis=(0, 1)), confidence)
+        return Segmentation(mask, location, mask.sum(axis=(0, 1)), confidence)
 
     def probabilities_at(self, clip: Clip, frames: list[int]) -> np.ndarray:
         """Full-resolution probabilities float32 (H, W, len(frames)) at the given frames."""
         table = self.intensity_table(clip.video)
-        roi = self._find_roi(clip.video, table)
+        roi = self._locate(clip.video, table).roi
         probs = self.probabilities(self.crop_inputs(clip.video, roi, np.asarray(frames), table))
         out = np.zeros(clip.video.shape[:2] + (len(frames),), dtype=np.float32)
         return paste_stack(probs, roi, out)

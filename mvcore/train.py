@@ -29,7 +29,7 @@ from .distribute import Placement, check_batch, place
 from .errors import InputError
 from .fit import SCHEDULES, Event, Stage, fit_stage
 from .intensity import matching_table, reference_percentiles
-from .locate import box_prior, locate_roi
+from .locate import box_prior, locate_valve
 from .losses import LOSSES
 from .metrics import video_iou
 from .model import create_model, freeze_encoder_levels
@@ -106,12 +106,12 @@ def locator_hit_rate(locator, config: TrainConfig, clips: list[Clip], intensity:
                      prior: list[float] | None = None) -> float | None:
     """Share of labelled `clips` whose located crop holds the valve (mvcore.quality.HIT_SHARE of its
     labelled pixels), their grey levels matched to `intensity` where given, the box `prior` taken where
-    the locator sees nothing (mvcore.locate.locate_roi); None without such clips."""
+    the locator sees nothing (mvcore.locate.locate_valve); None without such clips."""
     labelled = [c for c in clips if c.is_labelled]
     if not labelled:
         return None
     tables = [None if intensity is None else matching_table(c.video, intensity) for c in labelled]
-    crops = [locate_roi(locator, c.video, config.locator_size, config.margin, table, prior)
+    crops = [locate_valve(locator, c.video, config.locator_size, config.margin, table, prior).roi
              for c, table in zip(labelled, tables)]
     return float(np.mean([share_inside(roi, c) >= HIT_SHARE for roi, c in zip(crops, labelled)]))
 
@@ -187,7 +187,7 @@ def check_quality(segmenter: Segmenter, run: Run) -> dict:
                                 "this model was not checked on clips it did not train on"]}
     else:
         crops = [row["val_iou"] for row in history if row["stage"] != "locator"]
-        hits = [share_inside(segmenter.find_roi(c.video), c) for c in val] if segmenter.locator is not None else []
+        hits = [share_inside(segmenter.locate(c.video).roi, c) for c in val] if segmenter.locator is not None else []
         quality = assess(pipeline, crops[-1] if crops else None, fixed_box_iou(train_clips, scored_clips(val)), hits)
     for text in quality["warnings"]:
         run.on_event({"kind": "warning", "text": text})

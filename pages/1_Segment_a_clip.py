@@ -84,6 +84,8 @@ st.divider()
 st.subheader(f"{clip.name}")
 st.caption(f"Segmented {clip.n_frames} frame{'s' * (clip.n_frames != 1)} in {shown['seconds']:.1f} s. Red: predicted valve"
            + ("; green: the label." if clip.is_labelled else "."))
+if result.location.unsure:
+    st.warning(result.location.warning(), icon=":material/warning:")
 
 width = "stretch" if clip.shape[1] >= 400 else 400  # small clips are not blown up to the column
 video_col, frame_col = st.columns(2, gap="large")

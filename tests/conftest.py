@@ -79,6 +79,30 @@ def fast_model(tiny_set, tmp_path_factory) -> Path:
     return made_once(tmp_path_factory, "fast-model", train_fast)
 
 
+def blind_locator(size: int):
+    """A real one-layer Keras locator whose heatmap is near 0 everywhere: it sees no valve."""
+    import keras
+
+    inputs = keras.Input((size, size, 2))
+    conv = keras.layers.Conv2D(1, 1, activation="sigmoid")
+    outputs = conv(inputs)
+    conv.set_weights([np.zeros((1, 1, 2, 1), np.float32), np.array([-20.0], np.float32)])
+    return keras.Model(inputs, outputs)
+
+
+@pytest.fixture(scope="session")
+def blind_model(bundled_model, tmp_path_factory) -> Path:
+    """The bundled model with a locator that sees no valve in any clip (`blind_locator`), so that
+    every crop is its box prior's."""
+    from mvcore.config import load_train_config
+
+    def make(folder):
+        shutil.copytree(bundled_model, folder, ignore=shutil.ignore_patterns("locator.onnx"))
+        blind_locator(load_train_config(folder / "config.json").locator_size).save(folder / "locator.keras")
+
+    return made_once(tmp_path_factory, "blind-model", make)
+
+
 def wait_for(predicate, timeout_s: float, what: str):
     """Poll `predicate` every 0.2 s until it is true; AssertionError after `timeout_s`."""
     deadline = time.time() + timeout_s

@@ -9,6 +9,7 @@ import sys
 import numpy as np
 import pytest
 
+from conftest import SAMPLES
 from mvcore.cli import main
 from mvcore.export import read_submission_csv
 
@@ -41,6 +42,16 @@ def test_predict_then_evaluate_end_to_end(tiny_set, fast_model, tmp_path, capsys
     for pred in (csv_path, npz_path):
         assert main(["evaluate", str(pred), "--labels", str(tiny_set / "test_labels.pkl")]) == 0
         assert "score" in capsys.readouterr().out.lower()
+
+
+@pytest.mark.parametrize("model, warned", [("bundled_model", False), ("blind_model", True)])
+def test_predict_warns_where_the_locator_sees_no_valve(request, model, warned, tmp_path, capsys):
+    sample = sorted(SAMPLES.glob("*.mp4"))[0]
+    assert main(["predict", str(sample), "--model", str(request.getfixturevalue(model)),
+                 "--csv", str(tmp_path / "sub.csv")]) == 0
+    out = capsys.readouterr().out
+    assert ("warning: The locator did not see a valve" in out) == warned, out
+    assert ("where the training valves lay" in out) == warned
 
 
 def test_preview_writes_a_contact_sheet(tiny_set, tmp_path):

@@ -1,19 +1,23 @@
 """Folders of clips clip by clip (mvcore.folder): a corrupt file's row, files whose clips would share
 a name refused before any work on every engine, which clips a rerun counts as complete, the manifest
-in input order, the local pool giving this process's masks and measurements, and the message where
-Ray is missing."""
+in input order, the local pool giving this process's masks and measurements, each clip's row saying
+how its crop was found, and the message where Ray is missing."""
 
 import sys
 
 import numpy as np
 import pytest
 
+from conftest import SAMPLES
 from mvcore.cli import main
 from mvcore.errors import InputError
 from mvcore.export import read_masks_npz
 from mvcore.config import PredictConfig
+from mvcore.data import load_inputs
 from mvcore.folder import (COLUMNS, DONE, FAILED, FolderJob, ManifestWriter, assemble_measurements, clip_outputs,
-                           completed_rows, decode, list_files, mask_path, read_manifest, run_folder, sharing_cores)
+                           completed_rows, decode, list_files, mask_path, read_manifest, run_folder,
+                           segment_and_write, sharing_cores)
+from mvcore.locate import SEEN_PEAK
 
 
 def test_a_file_that_cannot_be_read_is_a_failed_row(tmp_path):
@@ -25,7 +29,8 @@ def test_a_file_that_cannot_be_read_is_a_failed_row(tmp_path):
 
 
 def done_row(file, clip):
-    return {"file": file, "clip": clip, "status": DONE, "frames": 4, "seconds": 0.1, "error": "", "worker": "h:1"}
+    return {"file": file, "clip": clip, "status": DONE, "frames": 4, "seconds": 0.1, "crop": "locator",
+            "locator_peak": "0.900", "error": "", "worker": "h:1"}
 
 
 def write_input(path, kind):
@@ -151,6 +156,17 @@ def test_a_local_pool_gives_the_masks_and_measurements_of_this_process(tmp_path,
         for path in clip_outputs(name, one, measure=True)[3:]:  # the per-frame CSV, cycles and summary
             assert (job.out_dir / path.name).read_bytes() == path.read_bytes(), path.name
     assert assemble_measurements(rows, job.out_dir).read_text() == (one / "measurements.csv").read_text()
+
+
+@pytest.mark.parametrize("model, crop, seen", [("bundled_model", "locator", True), ("blind_model", "box prior", False)])
+def test_a_clips_row_says_how_its_crop_was_found(request, tmp_path, model, crop, seen):
+    from mvcore.predict import Segmenter
+
+    clip = load_inputs([sorted(SAMPLES.glob("*.mp4"))[0]])[0]
+    segmenter = Segmenter.load(request.getfixturevalue(model))
+    row = segment_and_write(segmenter, clip, "echo.mp4", FolderJob(tmp_path))
+    assert row["status"] == DONE and row["crop"] == crop and set(row) == set(COLUMNS)
+    assert (float(row["locator_peak"]) >= SEEN_PEAK) == seen
 
 
 def test_without_ray_the_ray_engine_says_how_to_install_it(tmp_path, monkeypatch, capsys):

@@ -33,7 +33,7 @@ def test_bundled_model_segments_every_frame_at_full_size(bundled, echo_clip):
     assert (result.area == result.mask.sum(axis=(0, 1))).all()
     assert (result.area[echo_clip.frames] > 0).all()   # the valve is found on every labelled frame
     full = bundled.probabilities_at(echo_clip, echo_clip.frames)
-    crop = bundled.crop_probabilities(echo_clip.video, result.roi, np.asarray(echo_clip.frames))
+    crop = bundled.crop_probabilities(echo_clip.video, result.location.roi, np.asarray(echo_clip.frames))
     for i, t in enumerate(echo_clip.frames):   # the mask is the probabilities over the threshold, pasted back;
         assert np.array_equal(full[:, :, i] > bundled.threshold, result.mask[:, :, t])
         inside = crop[:, :, i] > bundled.threshold   # the confidence their mean inside it, at the network's size

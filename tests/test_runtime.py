@@ -29,7 +29,7 @@ def test_onnx_runtime_gives_the_masks_keras_gives(model_copy, seed, scale):
     with_keras = Segmenter.load(model_copy, PredictConfig(runtime="keras"))
     assert isinstance(with_onnx.net, runtime.OnnxNet) and with_keras.net is with_keras.model
     a, b = with_onnx.segment(clip), with_keras.segment(clip)
-    assert a.roi == b.roi
+    assert a.location.roi == b.location.roi
     # probabilities agree to about 1e-7; only a pixel sitting on the threshold could flip
     assert np.count_nonzero(a.mask != b.mask) <= 1e-5 * a.mask.size
     np.testing.assert_allclose(a.confidence, b.confidence, atol=1e-4)
@@ -75,4 +75,4 @@ def test_the_networks_run_on_the_threads_asked_for_with_the_same_masks(model_cop
     for net in (asked.net, asked.locator_net):
         assert net.session.get_session_options().intra_op_num_threads == threads
     a, b = asked.segment(clip), default.segment(clip)
-    assert a.roi == b.roi and np.count_nonzero(a.mask != b.mask) <= 1e-5 * a.mask.size
+    assert a.location.roi == b.location.roi and np.count_nonzero(a.mask != b.mask) <= 1e-5 * a.mask.size

@@ -5,9 +5,10 @@ import keras
 import numpy as np
 import pytest
 
+from conftest import blind_locator
 from mvcore.bench.marks import REAL_DIR, real_cine
 from mvcore.clip import Clip
-from mvcore.locate import box_prior, locate_roi
+from mvcore.locate import SEEN_PEAK, box_prior, locate_valve
 from mvcore.predict import valid_box_prior
 from mvcore.sector import MIN_SHARE, fan_mask, sector_bounds
 
@@ -63,7 +64,9 @@ def test_the_valve_is_located_in_frame_pixels_when_its_fan_fills_part_of_the_fra
     phase = np.arange(24) % 2 == 0
     video[100:116, 190:214, phase] = 250  # the valve: what moves most, inside the fan
     video[100:116, 190:214, ~phase] = 0
-    roi = locate_roi(motion_locator(64), video, 64, margin=1.0)
+    location = locate_valve(motion_locator(64), video, 64, margin=1.0)
+    roi = location.roi
+    assert location.found_by == "locator" and location.peak >= SEEN_PEAK and location.warning() is None
     assert abs(roi.y0 + roi.side / 2 - 108) <= 4 and abs(roi.x0 + roi.side / 2 - 202) <= 4
     assert 20 <= roi.side <= 36
 
@@ -87,22 +90,18 @@ def test_the_box_prior_is_where_the_training_boxes_lie_in_their_sectors(clips, e
     assert box_prior(clips) == (pytest.approx(expected) if expected else None)
 
 
-def blind_locator(size: int) -> keras.Model:
-    """A real one-layer network whose heatmap is near 0 everywhere: it sees no valve."""
-    inputs = keras.Input((size, size, 2))
-    conv = keras.layers.Conv2D(1, 1, activation="sigmoid")
-    outputs = conv(inputs)
-    conv.set_weights([np.zeros((1, 1, 2, 1), np.float32), np.array([-20.0], np.float32)])
-    return keras.Model(inputs, outputs)
-
-
 def test_a_locator_that_sees_nothing_gives_the_training_boxes_place_in_the_sector():
     video = framed_fan(shape=(200, 300), fan=(60, 120, 180, 280), frames=24)
-    roi = locate_roi(blind_locator(64), video, 64, margin=1.0, prior=[0.25, 0.25, 0.75, 0.75])
+    location = locate_valve(blind_locator(64), video, 64, margin=1.0, prior=[0.25, 0.25, 0.75, 0.75])
+    roi = location.roi
     # the prior's box in the fan's rectangle: rows 90-150, cols 160-240, its square 80 px around (120, 200)
     assert (roi.y0 + roi.side / 2, roi.x0 + roi.side / 2, roi.side) == pytest.approx((120, 200, 80), abs=1)
-    without = locate_roi(blind_locator(64), video, 64, margin=1.0)
-    assert (without.y0, without.x0, without.side) != (roi.y0, roi.x0, roi.side)
+    # and the user is told: the crop is a guess
+    assert location.found_by == "box prior" and location.peak < SEEN_PEAK
+    assert "did not see a valve" in location.warning() and "where the training valves lay" in location.warning()
+    without = locate_valve(blind_locator(64), video, 64, margin=1.0)
+    assert (without.roi.y0, without.roi.x0, without.roi.side) != (roi.y0, roi.x0, roi.side)
+    assert without.found_by == "locator" and "best guess" in without.warning()
 
 
 @pytest.mark.parametrize("metrics, expected", [

@@ -70,7 +70,7 @@ def score_real(segmenter, clips: list[Clip], marks: dict) -> list[FrameScore]:
     scores = []
     for clip in clips:
         mask = annotated_mask(segmenter, clip)
-        roi = segmenter.find_roi(clip.video)
+        roi = segmenter.locate(clip.video).roi
         fr, fc, _, _ = roi.clipped(*clip.video.shape[:2])
         for t in clip.frames:
             truth, pred = clip.label[:, :, t], mask[:, :, t]

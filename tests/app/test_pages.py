@@ -60,6 +60,20 @@ def test_home_one_click_segments_a_labelled_sample(ws, bundled_model):
     assert len(at.get("video")) == 1 and len(at.get("plotly_chart")) == 2  # per-frame chart, valve timeline
     assert any("labelled" in c.value for c in at.caption)
     assert at.slider(key=next(s.key for s in at.slider)).value > 0  # starts on an annotated frame
+    assert not at.warning  # the bundled locator sees the sample's valve
+
+
+def test_segment_warns_where_the_locator_sees_no_valve(ws, blind_model):
+    import shutil
+
+    shutil.copytree(blind_model, ws / "models" / "blind")
+    at = open_page("segment")
+    model = at.selectbox(key="seg_model")
+    model.set_value(next(o for o in model.options if o.startswith("blind"))).run()
+    button(at, "Segment").click().run()
+    assert not at.exception and not at.error, errors(at)
+    assert len(at.get("video")) == 1
+    assert [w.value for w in at.warning if w.value.startswith("The locator did not see a valve")], at.warning
 
 
 def test_segment_upload_style_downloads_and_submission(ws, bundled_model):
