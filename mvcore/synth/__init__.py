@@ -11,7 +11,8 @@ log-compressed under a varying gain and time-gain compensation, smoothed, scan-c
 `cv2.remap` and stored as JPEG or H.264 would store it. The leaflets fade, thin and brighten from
 frame to frame and echo less when they lie along the beam. Labels come from the same leaflet
 geometry: the leaflets as an observer sees them (expert, test: the exact shapes widened to where
-their echo falls to half its peak) or sloppy 3-4 px strokes (amateur).
+their echo falls to 36% of its peak, as thick against their band as the real cine's hand marks)
+or sloppy 3-4 px strokes (amateur).
 `docs/REALISM.md` compares the clips with a real cine (`python -m mvcore.synth.realism`).
 
 Coordinates: tissue mm (x right, y from the LV apex towards the base), probe mm (x right,
