@@ -157,6 +157,7 @@ def predict_on_engine(args) -> None:
     submission CSV, .npz and measurements.csv assembled."""
     from .config import PredictConfig
     from .folder import DONE, FolderJob, assemble, assemble_measurements, run_folder
+    from .locate import SEEN_PEAK
 
     if not args.overlay_dir:
         raise InputError(f"--engine {args.engine} --jobs {args.jobs} writes every clip's outputs and manifest.csv "
@@ -172,8 +173,9 @@ def predict_on_engine(args) -> None:
     def report(row):
         new.append(row)
         detail = f"{row['frames']} frames in {float(row['seconds']):.2f} s" if row["status"] == DONE else row["error"]
-        if row["status"] == DONE and row["crop"] == "box prior":
-            detail += f"; the locator did not see a valve (peak {row['locator_peak']}): check its overlay"
+        if row["status"] == DONE and row["locator_peak"] and float(row["locator_peak"]) < SEEN_PEAK:
+            detail += (f"; the locator did not see a valve (heatmap peak {row['locator_peak']}, crop by "
+                       f"{row['crop']}): check its overlay")
         print(f"{row['clip'] or row['file']}: {row['status']}, {detail}", flush=True)
 
     rows = run_folder(args.inputs, job, args.engine, args.jobs, args.address, on_row=report)
