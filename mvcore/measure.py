@@ -413,14 +413,15 @@ def valve_period(states: list[str | None], fps: float) -> float:
     nearest (in ratio) the spacing of the states' events (`event_spacing`): a peak at half or twice
     the period can be as high as the period's when the leaflets touch in diastole or a beat is
     lost. Without two events of a kind, the shortest peak reaching PEAK_SHARE of the highest (a
-    period's multiples repeat too). Placed between whole frames by its neighbours (`_peak_offset`);
+    period's multiples repeat too). A rise at the shortest lag is no peak: it is the slope of a
+    faster series, beyond MAX_BPM. Placed between whole frames by its neighbours (`_peak_offset`);
     NaN when there is no peak (under about 1.5 beats)."""
     x = _votes(states)
     x[x != 0] -= x[x != 0].mean() if (x != 0).any() else 0.0
-    lags = range(max(1, int(fps * 60 / MAX_BPM)), int(min(len(x) * 2 / 3, fps * 60 / MIN_BPM)) + 1)
+    lags = range(max(1, math.ceil(fps * 60 / MAX_BPM)), int(min(len(x) * 2 / 3, fps * 60 / MIN_BPM)) + 1)
     r = _autocorrelation(x, lags)
-    peaks = [i for i in range(len(r))
-             if r[i] > 0 and (i == 0 or r[i] >= r[i - 1]) and (i == len(r) - 1 or r[i] >= r[i + 1])]
+    peaks = [i for i in range(1, len(r))
+             if r[i] > 0 and r[i] >= r[i - 1] and (i == len(r) - 1 or r[i] >= r[i + 1])]
     if not peaks:
         return math.nan
     spacing = event_spacing(states)

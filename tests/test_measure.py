@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from mvcore.measure import (
+    MAX_BPM,
     Calibration,
     calibration_of,
     clip_frames,
@@ -275,6 +276,14 @@ def test_the_heart_rate_is_that_of_the_beats_before_their_edges_move():
 def test_heart_rate_from_the_valve_period(period, beats, fps):
     states = ["open" if (t % period) / period >= 0.4 else "shut" for t in range(int(period * beats))]
     assert heart_rate_bpm(states, fps) == pytest.approx(60 * fps / period, abs=1.0)
+
+
+@pytest.mark.parametrize("period, fps", [(8, 29.4), (6, 25.0)])  # 220 and 250 bpm, both beyond MAX_BPM
+def test_no_heart_rate_is_faster_than_the_fastest_looked_for(period, fps):
+    """A series repeating faster than MAX_BPM rises towards the shortest lag looked for; that rise is
+    no period (it gave 196-220 bpm at 29.4 frames/s on a model's masks)."""
+    states = ["open" if (t % period) / period >= 0.5 else "shut" for t in range(period * 6)]
+    assert not heart_rate_bpm(states, fps) > MAX_BPM
 
 
 @pytest.mark.parametrize("pattern", [
