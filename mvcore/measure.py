@@ -262,11 +262,13 @@ def majority_states(states: list[str | None]) -> list[str | None]:
 def steady_states(states: list[str | None]) -> list[str | None]:
     """Per-frame states with flickers removed (`majority_states`), then the leaflets touching in
     mid-diastole called open (a shut run between open ones, shorter than DIASTOLIC_TOUCH times the
-    longest shut run: systole is the long closure)."""
-    steady = majority_states(states)
-    known = [s for s in steady if s is not None]
+    longest shut run: systole is the long closure). The longest shut run is read before the flickers
+    are removed: removing a one-frame atrial kick joins a mid-diastolic touch to the next systole
+    into a run that would pass for twice a systole."""
+    known = [s for s in states if s is not None]
     longest_shut = max((stop - start for state, start, stop in _runs(known) if state == "shut"), default=0)
-    return _fill_inner_runs(steady, lambda state, length: state == "shut" and length < DIASTOLIC_TOUCH * longest_shut)
+    return _fill_inner_runs(majority_states(states),
+                            lambda state, length: state == "shut" and length < DIASTOLIC_TOUCH * longest_shut)
 
 
 def _runs(values: list) -> list[tuple]:
