@@ -131,15 +131,20 @@ if source.lower().endswith((".pkl", ".pickle", ".pkl.gz", ".pickle.gz")) and pic
             if st.button(f"Segment all {len(all_clips)} clips", help="For the leaderboard's submission CSV"):
                 bar = st.progress(0.0, text="Segmenting every clip...")
                 try:
-                    csv_bytes = outputs.submission_csv(segmenter, all_clips, progress=lambda f: bar.progress(f))
-                    st.session_state["seg_submission"] = (sub_key, csv_bytes)
+                    csv_bytes, unsure = outputs.submission_csv(segmenter, all_clips, progress=lambda f: bar.progress(f))
+                    st.session_state["seg_submission"] = (sub_key, csv_bytes, unsure)
                 except InputError as err:
                     st.error(str(err))
                 bar.empty()
                 st.rerun()
         else:
-            st.download_button("Submission CSV", st.session_state["seg_submission"][1], "submission.csv",
-                               "text/csv", on_click="ignore", key="dl_submission")
+            _, csv_bytes, unsure = st.session_state["seg_submission"]
+            st.download_button("Submission CSV", csv_bytes, "submission.csv", "text/csv", on_click="ignore",
+                               key="dl_submission")
+            if unsure:
+                st.warning(f"The locator did not see a valve in {len(unsure)} of the {len(all_clips)} clips "
+                           f"({', '.join(unsure)}): their crops are guesses. Check their overlays.",
+                           icon=":material/warning:")
 
 st.divider()
 corrections_section(clip, result, model, st.session_state.get(f"seg_frame_{clip.name}", 0))

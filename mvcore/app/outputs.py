@@ -83,12 +83,16 @@ def annotated_masks(segmenter, clips: list[Clip], progress=None) -> dict[str, np
     return masks
 
 
-def submission_csv(segmenter, clips: list[Clip], progress=None) -> bytes:
-    """The leaderboard CSV (mvcore.export) of every clip segmented in turn; progress(fraction) over
-    all clips' frames. Each full-size mask is encoded and dropped before the next clip."""
+def submission_csv(segmenter, clips: list[Clip], progress=None) -> tuple[bytes, list[str]]:
+    """The leaderboard CSV (mvcore.export) of every clip segmented in turn, and the names of the
+    clips where the locator saw no valve (their crops are guesses); progress(fraction) over all
+    clips' frames. Each full-size mask is encoded and dropped before the next clip."""
+    unsure = []
     with tempfile.TemporaryDirectory(dir=workspace_dir("results")) as tmp:
         path = Path(tmp) / "submission.csv"
         with submission_csv_writer(path) as add:
             for clip, result, _ in segment_clips(segmenter, clips, progress):
                 add(clip.name, result.mask)
-        return path.read_bytes()
+                if result.location.unsure:
+                    unsure.append(clip.name)
+        return path.read_bytes(), unsure

@@ -75,6 +75,14 @@ def test_segment_warns_where_the_locator_sees_no_valve(ws, blind_model):
     assert len(at.get("video")) == 1
     assert [w.value for w in at.warning if w.value.startswith("The locator did not see a valve")], at.warning
 
+    at.radio(key="seg_source").set_value("Sample").run()
+    at.selectbox(key="seg_sample").set_value("test_small.pkl").run()
+    button(at, "Segment").click().run()
+    button(at, "Segment all 2 clips").click().run()
+    assert not at.exception and not at.error, errors(at)
+    names = ", ".join(c.name for c in load_aml(SAMPLES / "test_small.pkl"))
+    assert f"The locator did not see a valve in 2 of the 2 clips ({names})" in [w.value for w in at.warning][-1]
+
 
 def test_segment_upload_style_downloads_and_submission(ws, bundled_model):
     at = upload(open_page("segment"), "seg", "my clip.mp4", small_video_bytes())
@@ -96,6 +104,7 @@ def test_segment_upload_style_downloads_and_submission(ws, bundled_model):
     button(at, "Segment all 2 clips").click().run()
     assert not at.error, errors(at)
     assert "Submission CSV" in [d.label for d in at.get("download_button")]
+    assert not [w for w in at.warning if "did not see a valve" in w.value]
     submission = ws / "submission.csv"
     submission.write_bytes(at.session_state["seg_submission"][1])
     clips = load_aml(SAMPLES / "test_small.pkl")
