@@ -348,12 +348,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=cmd_evaluate)
 
     p = sub.add_parser("bench", help="benchmarks that print figures: accuracy, speed, ideas, stress, measure, real, "
-                                     "corrections, click, load, scale")
-    p.add_argument("what", choices=["accuracy", "speed", "ideas", "stress", "measure", "real", "corrections", "click",
-                                    "load", "scale"])
+                                     "locators, corrections, click, load, scale")
+    p.add_argument("what", choices=["accuracy", "speed", "ideas", "stress", "measure", "real", "locators", "corrections",
+                                    "click", "load", "scale"])
     p.add_argument("variants", nargs="*",
                    help="ideas, stress: NAME=PRESET[:FIELD=VALUE,...], e.g. wide=default:base_filters=24")
-    p.add_argument("--seeds", type=int, nargs="+", default=[1, 2])
+    p.add_argument("--seeds", type=int, nargs="+", default=[1, 2],
+                   help="the generated sets' seeds (locators: the draws' training seeds)")
+    p.add_argument("--data-seed", type=int, default=0, help="locators: the generated set the draws train on")
     p.add_argument("--scale", type=float, nargs="+", default=[0.5])
     p.add_argument("--runs", type=at_least_one, default=1,
                    help="trainings per recipe and set (training seeds 0, 1, ...)")
@@ -363,7 +365,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--kill", action="store_true",
                    help="scale: also run Ray with one worker killed midway; no clip may be lost or duplicated")
     p.add_argument("--work", type=Path, default=Path("bench-work"), help="folder for generated data and models")
-    p.add_argument("--model", type=Path, help="real, measure: the model folder to score, corrections: to fine-tune "
+    p.add_argument("--model", type=Path, help="real, measure, locators: the model folder to score, corrections: to fine-tune "
                                               "(default: the bundled model)")
     p.add_argument("--events", action="store_true",
                    help="real: the valve's openings and closings measured against those marked by eye")

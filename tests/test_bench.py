@@ -219,6 +219,20 @@ def test_bench_real_scores_every_labelled_real_frame(capsys, bundled_model):
     assert all(scale > 0 for scale in scales) and "times their extent (median)" in out
 
 
+@pytest.mark.long
+def test_bench_locators_trains_a_draw_and_scores_it_on_the_real_frames(tiny_set, fast_model, tmp_path, capsys):
+    (tmp_path / tiny_set.name).symlink_to(tiny_set)   # the set `--data-seed 5 --scale 0.4` names
+    assert main(["bench", "locators", "--seeds", "3", "--data-seed", "5", "--scale", "0.4",
+                 "--work", str(tmp_path), "--model", str(fast_model)]) == 0
+    rows = [[cell.strip() for cell in line.strip("|").split("|")] for line in capsys.readouterr().out.splitlines()
+            if line.startswith("| 3 |")]
+    assert len(rows) == 1
+    seed, val_iou, hits, peaks, real, crop_scale, _ = rows[0]
+    assert 0.0 <= float(val_iou) <= 1.0 and hits.endswith("%")
+    assert len(peaks.split(" / ")) == 3 and all(0.0 <= float(p) <= 1.0 for p in peaks.split(" / "))
+    assert 0.0 <= float(real.split(" / ")[0]) <= 1.0 and float(crop_scale) > 0
+
+
 def test_every_bench_prints_the_machine_it_ran_on():
     text = header()
     assert cpu_model() in text and f"{usable_cores()} usable cores" in text

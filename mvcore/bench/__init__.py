@@ -7,6 +7,8 @@
   (`mvcore bench measure`).
 - `real`: a model on the hand-labelled real echo frames of tests/data/real (`mvcore bench real`),
   or its measured valve events against those marked by eye (`mvcore bench real --events`).
+- `locators`: draws of a recipe's locator, trained alone, behind one model's segmenter on those
+  frames (`mvcore bench locators`).
 - `marks`: those frames' hand marks, snapped onto the leaflets and drawn into masks
   (`python -m mvcore.bench.marks --write`).
 - `corrections`: a few of those frames corrected, a fine-tuning on them, the others scored
@@ -62,6 +64,11 @@ def run(args) -> None:
             run_real_events(args.model)
         else:
             run_real(args.model)
+    elif args.what == "locators":
+        from .locators import LOCATORS_HEADER, locators
+
+        print(LOCATORS_HEADER, flush=True)
+        locators(args.seeds, args.data_seed, args.scale[0], work, args.model)
     elif args.what == "corrections":
         from .corrections import CORRECTIONS_HEADER, corrections
 
