@@ -2,8 +2,9 @@
 
 The valve moves more than anything else in the picture, so the locator sees each frame beside the
 clip's per-pixel standard deviation over time, both cut to the scan sector (mvcore.sector). At
-test time no box is given: the locator's heatmaps of a few frames are averaged and the box is the
-bounding rectangle of the largest blob; where the heatmap shows nothing, the box is where the
+test time no box is given: the locator's heatmaps of a few frames are averaged, each read with the
+motion map and without it (`read_heatmap`), and the box is the bounding rectangle of the largest blob;
+where the heatmap shows nothing, the box is where the
 training boxes lay in their sectors (`box_prior`, kept in the model's metrics.json), and the
 result says so (`Location`), for the user to check that clip's overlay.
 """
@@ -81,7 +82,7 @@ class Location:
     """The square the segmenter looks at in a clip and how it was found: `found_by` is 'locator',
     'box prior' (the locator's heatmap never reached SEEN_PEAK, so the training boxes' place was
     taken) or 'whole frame' (a model without a locator); `peak` is the heatmap's highest value
-    (0-1, averaged over HEATMAP_FRAMES frames), NaN for the whole frame."""
+    (0-1, averaged over HEATMAP_FRAMES frames and `read_heatmap`'s two readings), NaN for the whole frame."""
 
     roi: Roi
     found_by: str
@@ -102,6 +103,23 @@ class Location:
                 f"{crop}. Check the overlay.")
 
 
+def read_heatmap(locator, x: np.ndarray) -> np.ndarray:
+    """The locator's heatmap float32 (size, size) for inputs x float32 (N, size, size, 2)
+    (`locator_inputs`): the mean over the N frames and over two readings of each, with its motion map
+    and without it (zeros, a still frame's input, which training shows the locator now and then:
+    mvcore.batches.MOTION_DROPOUT).
+
+    How much a clip moves depends on its scanner as much as on its valve: on the real cine, whose
+    speckle changes from frame to frame over the whole fan, two of three locators trained alike on
+    synthetic clips saw nothing with the motion map (peaks 0.03 and 0.10) and the valve without it
+    (0.99 and 0.66); where the motion map helps, as on synthetic clips, it still counts for half
+    (BENCHMARKS.md, "Real echo")."""
+    still = x.copy()
+    still[..., 1] = 0.0
+    both = np.asarray(locator.predict_on_batch(np.concatenate([x, still])))[..., 0]
+    return both.mean(axis=0)
+
+
 def locate_valve(locator, video: np.ndarray, size: int, margin: float, table: np.ndarray | None = None,
                  prior: list[float] | None = None) -> Location:
     """The square crop around the valve in a clip, found by `locator` (a Keras model) in the scan
@@ -114,13 +132,13 @@ def locate_valve(locator, video: np.ndarray, size: int, margin: float, table: np
     top, left, bottom, right = sector_bounds(video)
     frames = evenly_spaced(video.shape[2], HEATMAP_FRAMES)
     x, box = locator_inputs(video[top:bottom, left:right], size, frames, table)
-    heatmap = np.asarray(locator.predict_on_batch(x))[..., 0].mean(axis=0)
-    peak = float(heatmap.max())
+    found = read_heatmap(locator, x)
+    peak = float(found.max())
     found_by = "box prior" if prior is not None and peak < SEEN_PEAK else "locator"
     if found_by == "box prior":
         y0, x0, y1, x1 = np.asarray(prior) * np.tile([bottom - top, right - left], 2)
     else:
-        y0, x0, y1, x1 = box_from_heatmap(heatmap, box)
+        y0, x0, y1, x1 = box_from_heatmap(found, box)
     return Location(Roi.around(y0 + top, x0 + left, y1 + top, x1 + left, margin=margin), found_by, peak)
 
 

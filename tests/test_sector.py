@@ -50,13 +50,19 @@ def test_the_real_cines_sector_holds_every_marked_leaflet_and_leaves_its_margins
     assert top <= rows[0] and rows[-1] < bottom and left <= cols[0] and cols[-1] < right
 
 
-def motion_locator(size: int) -> keras.Model:
-    """A real one-layer network whose heatmap is where the motion map (channel 1) is high."""
+def one_layer_locator(size: int, frame_weight: float, motion_weight: float) -> keras.Model:
+    """A real one-layer network: sigmoid(frame_weight x frame + motion_weight x motion map - 20)."""
     inputs = keras.Input((size, size, 2))
     conv = keras.layers.Conv2D(1, 1, activation="sigmoid")
     outputs = conv(inputs)
-    conv.set_weights([np.array([0.0, 40.0], np.float32).reshape(1, 1, 2, 1), np.array([-20.0], np.float32)])
+    conv.set_weights([np.array([frame_weight, motion_weight], np.float32).reshape(1, 1, 2, 1),
+                      np.array([-20.0], np.float32)])
     return keras.Model(inputs, outputs)
+
+
+def motion_locator(size: int) -> keras.Model:
+    """Its heatmap is where the motion map (channel 1) is high."""
+    return one_layer_locator(size, 0.0, 40.0)
 
 
 def test_the_valve_is_located_in_frame_pixels_when_its_fan_fills_part_of_the_frame():
@@ -69,6 +75,18 @@ def test_the_valve_is_located_in_frame_pixels_when_its_fan_fills_part_of_the_fra
     assert location.found_by == "locator" and location.peak >= SEEN_PEAK and location.warning() is None
     assert abs(roi.y0 + roi.side / 2 - 108) <= 4 and abs(roi.x0 + roi.side / 2 - 202) <= 4
     assert 20 <= roi.side <= 36
+
+
+def test_a_locator_blinded_by_the_motion_map_still_sees_the_valve_in_the_frame():
+    # the whole fan's speckle changes from frame to frame, as on the real cine, and the valve is bright
+    video = framed_fan(shape=(200, 300), fan=(60, 120, 180, 280), frames=24)
+    video[100:116, 190:214] = np.where(np.arange(24) % 2 == 0, 250, 150).astype(np.uint8)
+    shy = one_layer_locator(64, 40.0, -40.0)  # bright frame pixels, unless they move
+    location = locate_valve(shy, video, 64, margin=1.0, prior=[0.0, 0.0, 0.2, 0.2])
+    roi = location.roi
+    assert location.found_by == "locator" and location.warning() is None
+    assert 0.3 <= location.peak <= 0.6  # the still reading sees the valve, the moving one nothing: half
+    assert abs(roi.y0 + roi.side / 2 - 108) <= 4 and abs(roi.x0 + roi.side / 2 - 202) <= 4
 
 
 def boxed_clip(video: np.ndarray, box: tuple[int, int, int, int]) -> Clip:
