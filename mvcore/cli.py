@@ -349,8 +349,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("bench", help="benchmarks that print figures: accuracy, speed, ideas, stress, measure, real, "
                                      "locators, corrections, click, load, scale")
-    p.add_argument("what", choices=["accuracy", "speed", "ideas", "stress", "measure", "real", "locators", "corrections",
-                                    "click", "load", "scale"])
+    p.add_argument("what", choices=["accuracy", "speed", "ideas", "stress", "measure", "real", "locators",
+                                    "corrections", "click", "load", "scale"])
     p.add_argument("variants", nargs="*",
                    help="ideas, stress: NAME=PRESET[:FIELD=VALUE,...], e.g. wide=default:base_filters=24")
     p.add_argument("--seeds", type=int, nargs="+", default=[1, 2],
@@ -365,8 +365,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--kill", action="store_true",
                    help="scale: also run Ray with one worker killed midway; no clip may be lost or duplicated")
     p.add_argument("--work", type=Path, default=Path("bench-work"), help="folder for generated data and models")
-    p.add_argument("--model", type=Path, help="real, measure, locators: the model folder to score, corrections: to fine-tune "
-                                              "(default: the bundled model)")
+    p.add_argument("--model", type=Path, help="real, measure, locators: the model folder to score, corrections: "
+                                              "to fine-tune (default: the bundled model)")
     p.add_argument("--events", action="store_true",
                    help="real: the valve's openings and closings measured against those marked by eye")
     p.add_argument("--n-test", type=at_least_one, default=10, help="measure: test clips per generated set")

@@ -103,6 +103,16 @@ class Location:
                 f"{crop}. Check the overlay.")
 
 
+def sector_inputs(video: np.ndarray, size: int, table: np.ndarray | None = None
+                  ) -> tuple[np.ndarray, Letterbox, tuple[int, int, int, int]]:
+    """(x, letterbox, sector): the locator's inputs float32 (k, size, size, 2) for HEATMAP_FRAMES
+    frames of `video` uint8 (H, W, T) spread over the clip (`locator_inputs`, `table` as there), cut
+    to its scan sector, whose (top, left, bottom, right) in frame px is `sector`."""
+    sector = top, left, bottom, right = sector_bounds(video)
+    x, box = locator_inputs(video[top:bottom, left:right], size, evenly_spaced(video.shape[2], HEATMAP_FRAMES), table)
+    return x, box, sector
+
+
 def read_heatmap(locator, x: np.ndarray) -> np.ndarray:
     """The locator's heatmap float32 (size, size) for inputs x float32 (N, size, size, 2)
     (`locator_inputs`): the mean over the N frames and over two readings of each, with its motion map
@@ -110,10 +120,10 @@ def read_heatmap(locator, x: np.ndarray) -> np.ndarray:
     mvcore.batches.MOTION_DROPOUT).
 
     How much a clip moves depends on its scanner as much as on its valve: on the real cine, whose
-    speckle changes from frame to frame over the whole fan, two of three locators trained alike on
-    synthetic clips saw nothing with the motion map (peaks 0.03 and 0.10) and the valve without it
-    (0.99 and 0.66); where the motion map helps, as on synthetic clips, it still counts for half
-    (BENCHMARKS.md, "Real echo")."""
+    speckle changes from frame to frame over the whole fan, two of six locator draws of the bundled
+    recipe saw nothing with the motion map (peaks 0.03 and 0.10) and the valve without it (0.99 and
+    0.66); where the motion map helps, as on synthetic clips, it still counts for half
+    (BENCHMARKS.md, "Real echo"; `mvcore bench locators`)."""
     still = x.copy()
     still[..., 1] = 0.0
     both = np.asarray(locator.predict_on_batch(np.concatenate([x, still])))[..., 0]
@@ -129,9 +139,7 @@ def locate_valve(locator, video: np.ndarray, size: int, margin: float, table: np
     `table`: the clip's grey-level lookup (mvcore.intensity), or None; `prior`: where the training
     boxes lie in their sectors (`box_prior`), taken where the heatmap never reaches SEEN_PEAK.
     """
-    top, left, bottom, right = sector_bounds(video)
-    frames = evenly_spaced(video.shape[2], HEATMAP_FRAMES)
-    x, box = locator_inputs(video[top:bottom, left:right], size, frames, table)
+    x, box, (top, left, bottom, right) = sector_inputs(video, size, table)
     found = read_heatmap(locator, x)
     peak = float(found.max())
     found_by = "box prior" if prior is not None and peak < SEEN_PEAK else "locator"

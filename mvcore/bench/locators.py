@@ -5,9 +5,10 @@ while they agree on synthetic clips (BENCHMARKS.md, "Real echo"). A locator is a
 the recipe's training, so many draws can be measured where whole trainings cannot. Each draw is the
 locator of the model's recipe trained alone on a synthetic set as `mvcore train` trains it from
 random weights (`start=scratch`, as the bundled model was), with training seed S: its split, weights
-and augmentation. Seed 0 on `synth --seed 0 --scale 1` is the bundled model's own locator. Per draw: its validation IoU and box-hit rate, the peak of its heatmap
-on the real cine read with the motion map, without it and without the frame, and `bench real`'s
-scores of the model with this locator in place of its own.
+and augmentation. Seed 0 on `synth --seed 0 --scale 1` is the bundled model's own locator. Per
+draw: its validation IoU and box-hit rate, the peak of its heatmap on the real cine read with the
+motion map, without it and without the frame, and `bench real`'s scores of the model with this
+locator in place of its own.
 """
 
 from __future__ import annotations
@@ -27,12 +28,9 @@ def cine_peaks(locator, segmenter, clip) -> tuple[float, float, float]:
     """The peak of `locator`'s heatmap on `clip`, averaged over HEATMAP_FRAMES frames as prediction
     does, read three ways: on its inputs as trained (frame and motion map), with the motion map
     zeroed and with the frame zeroed. `segmenter`: the model whose locator size and grey levels apply."""
-    from ..locate import HEATMAP_FRAMES, evenly_spaced, locator_inputs
-    from ..sector import sector_bounds
+    from ..locate import sector_inputs
 
-    top, left, bottom, right = sector_bounds(clip.video)
-    x, _ = locator_inputs(clip.video[top:bottom, left:right], segmenter.config.locator_size,
-                          evenly_spaced(clip.n_frames, HEATMAP_FRAMES), segmenter.intensity_table(clip.video))
+    x, _, _ = sector_inputs(clip.video, segmenter.config.locator_size, segmenter.intensity_table(clip.video))
     peaks = []
     for zeroed in (None, 1, 0):
         seen = x.copy()
