@@ -180,7 +180,8 @@ def three_stills(frame: int, n_frames: int, rng: np.random.Generator) -> np.ndar
     return np.r_[frame, others]
 
 
-MOTION_DROPOUT = 0.25  # share of augmented locator examples that see no motion map (a still frame's input)
+MOTION_DROPOUT = 0.5  # share of augmented locator examples that see no motion map (a still frame's input):
+# half, as prediction reads each clip with and without it (mvcore.locate.read_heatmap)
 
 
 def random_affine(x: np.ndarray, y: np.ndarray, rng: np.random.Generator, degrees: float = 15.0,

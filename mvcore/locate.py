@@ -116,7 +116,7 @@ def sector_inputs(video: np.ndarray, size: int, table: np.ndarray | None = None
 def read_heatmap(locator, x: np.ndarray) -> np.ndarray:
     """The locator's heatmap float32 (size, size) for inputs x float32 (N, size, size, 2)
     (`locator_inputs`): the mean over the N frames and over two readings of each, with its motion map
-    and without it (zeros, a still frame's input, which training shows the locator now and then:
+    and without it (zeros, a still frame's input, which training shows the locator half the time:
     mvcore.batches.MOTION_DROPOUT).
 
     How much a clip moves depends on its scanner as much as on its valve: on the real cine, whose

@@ -88,7 +88,7 @@ def test_a_locator_example_moves_with_its_box(seed):
     assert agree.mean() > 0.99
 
 
-def test_the_motion_map_is_dropped_on_about_a_quarter_of_the_locator_examples():
+def test_the_motion_map_is_dropped_on_about_half_of_the_locator_examples():
     x = np.full((400, 32, 32, 2), 0.5, np.float32)
     y = np.zeros((400, 32, 32, 1), np.float32)
     y[:, 8:24, 8:24] = 1.0
