@@ -3,10 +3,10 @@
 The valve moves more than anything else in the picture, so the locator sees each frame beside the
 clip's per-pixel standard deviation over time, both cut to the scan sector (mvcore.sector). At
 test time no box is given: the locator's heatmaps of a few frames are averaged, each read with the
-motion map and without it (`read_heatmap`), and the box is the bounding rectangle of the largest blob;
-where the heatmap shows nothing, the box is where the
-training boxes lay in their sectors (`box_prior`, kept in the model's metrics.json), and the
-result says so (`Location`), for the user to check that clip's overlay.
+motion map and without it (`read_heatmap`), and the box is the bounding rectangle of the largest
+blob; where the heatmap shows nothing, the box is where the training boxes lay in their sectors
+(`box_prior`, kept in the model's metrics.json), and the result says so (`Location`), for the user
+to check that clip's overlay.
 """
 
 from __future__ import annotations

@@ -100,8 +100,9 @@ def test_bench_ideas_trains_and_scores_each_variant_side_by_side(tiny_set, tmp_p
     (["bench", "ideas"], "name at least one variant"),
     (["bench", "accuracy", "x=default"], "takes no variants"),
     (["bench", "corrections", "x=default"], "takes no variants"),
+    (["bench", "locators", "--scale", "0.5", "1"], "give one --scale"),
 ])
-def test_bench_refuses_variants_where_they_do_not_belong(argv, problem, tmp_path, capsys):
+def test_bench_refuses_arguments_where_they_do_not_belong(argv, problem, tmp_path, capsys):
     assert main(argv + ["--work", str(tmp_path)]) == 2
     assert problem in capsys.readouterr().err
 

@@ -35,6 +35,8 @@ def run(args) -> None:
     """Entry point of `mvcore bench WHAT`."""
     if args.variants and args.what not in ("ideas", "stress"):
         raise InputError(f"bench {args.what} takes no variants (only bench ideas and stress do)")
+    if args.what == "locators" and len(args.scale) > 1:
+        raise InputError("bench locators trains its draws on one generated set: give one --scale")
     print(header(), flush=True)
     work = Path(args.work)
     if args.what == "accuracy":
