@@ -369,6 +369,9 @@ def build_parser() -> argparse.ArgumentParser:
                                               "to fine-tune (default: the bundled model)")
     p.add_argument("--events", action="store_true",
                    help="real: the valve's openings and closings measured against those marked by eye")
+    p.add_argument("--size", type=at_least_one,
+                   help="real: the cine's scan sector cut square and resized to SIZE x SIZE (e.g. 112), "
+                        "scored whole and as clips of 3 stills")
     p.add_argument("--n-test", type=at_least_one, default=10, help="measure: test clips per generated set")
     p.add_argument("--counts", type=at_least_one, nargs="+", default=[1, 3, 5],
                    help="corrections: how many frames are corrected (--runs draws of each)")

@@ -12,7 +12,7 @@ from mvcore.bench.accuracy import format_margin, trained_model
 from mvcore.bench.ideas import parse_variant
 from mvcore.bench.machine import cpu_model, describe_cpu, header, usable_cores
 from mvcore.bench.marks import REACH_PX, REAL_DIR, brightest_path, marks_to_masks, read_marks, real_cine, snap_to_ridge, snapped
-from mvcore.bench.real import FrameScore, marks_extent, summary
+from mvcore.bench.real import STILLS_PER_CLIP, FrameScore, marks_extent, sector_square, small_real_clips, summary
 from mvcore.bench.scale import check_each_once
 from mvcore.bench.stress import STRESS, stress
 from mvcore.cli import main
@@ -101,6 +101,8 @@ def test_bench_ideas_trains_and_scores_each_variant_side_by_side(tiny_set, tmp_p
     (["bench", "accuracy", "x=default"], "takes no variants"),
     (["bench", "corrections", "x=default"], "takes no variants"),
     (["bench", "locators", "--scale", "0.5", "1"], "give one --scale"),
+    (["bench", "real", "--events", "--size", "112"], "--size is for bench real's frames"),
+    (["bench", "measure", "--size", "112"], "--size is for bench real's frames"),
 ])
 def test_bench_refuses_arguments_where_they_do_not_belong(argv, problem, tmp_path, capsys):
     assert main(argv + ["--work", str(tmp_path)]) == 2
@@ -221,6 +223,43 @@ def test_bench_real_scores_every_labelled_real_frame(capsys, bundled_model):
     assert abs(printed - np.mean(ious)) <= 0.001  # each of the 21 rows and the mean rounded to 3 decimals
     scales = [float(row[7]) for row in rows]  # the crop's side over the marks' extent
     assert all(scale > 0 for scale in scales) and "times their extent (median)" in out
+
+
+@pytest.mark.parametrize("size", [112, 160])
+def test_the_small_real_clips_are_the_cines_sector_with_its_marks_where_they_were(size):
+    clips = small_real_clips(size)
+    (whole, every), stills = clips[0], clips[1:]
+    full = real_cine()
+    assert whole.video.shape == (size, size, full.n_frames) and every == list(range(full.n_frames))
+    marked = sorted(int(t) for t in read_marks()["frames"])
+    in_order = [t for _, shown in stills for t in shown]
+    assert sorted(set(in_order)) == marked and in_order[:-STILLS_PER_CLIP] == marked[:len(in_order) - STILLS_PER_CLIP]
+    assert in_order[-STILLS_PER_CLIP:] == marked[-STILLS_PER_CLIP:] and whole.frames == marked
+    square = sector_square(full.video)
+    _, big = marks_to_masks(read_marks(), full.video.shape[:2])
+    for i, t in enumerate(marked):
+        rows, cols = np.nonzero(big[:, :, i])
+        # the marks' centre in the cine, moved into the resized square (pixel centres)
+        expected = ((np.array([rows.mean(), cols.mean()]) - (square.y0, square.x0) + 0.5) * size / square.side - 0.5)
+        small_rows, small_cols = np.nonzero(whole.label[:, :, t])
+        assert np.hypot(*(np.array([small_rows.mean(), small_cols.mean()]) - expected)) < 0.75
+    for clip, shown in stills:  # each still is the whole clip's frame, with its marks
+        assert np.array_equal(clip.video, whole.video[:, :, shown])
+        assert np.array_equal(clip.label, whole.label[:, :, shown]) and clip.frames == [0, 1, 2]
+
+
+def test_bench_real_at_a_size_scores_the_whole_cine_and_its_stills(capsys, bundled_model):
+    assert main(["bench", "real", "--size", "112", "--model", str(bundled_model)]) == 0
+    out = capsys.readouterr().out
+    rows = [[cell.strip() for cell in line.strip("|").split("|")] for line in out.splitlines()
+            if line.startswith("| color3d")]
+    marked = len(read_marks()["frames"])
+    whole = [row for row in rows if "stills" not in row[0]]
+    stills = [row for row in rows if "stills" in row[0]]
+    assert len(whole) == marked and len(stills) == -(-marked // STILLS_PER_CLIP) * STILLS_PER_CLIP
+    for words, group in (("whole", whole), ("as clips of 3 stills", stills)):
+        printed = float(re.search(rf"at 112 x 112, {words}, .*?mean IoU (\S+) over {len(group)} frames", out).group(1))
+        assert abs(printed - np.mean([float(row[3]) for row in group])) <= 0.001
 
 
 @pytest.mark.long

@@ -6,7 +6,8 @@
 - `measure`: the clinical measurements against the generator's truth, on model and true masks
   (`mvcore bench measure`).
 - `real`: a model on the hand-labelled real echo frames of tests/data/real (`mvcore bench real`),
-  or its measured valve events against those marked by eye (`mvcore bench real --events`).
+  on the cine resized as a low-resolution set has it (`mvcore bench real --size 112`), or its
+  measured valve events against those marked by eye (`mvcore bench real --events`).
 - `locators`: draws of a recipe's locator, trained alone, behind one model's segmenter on those
   frames (`mvcore bench locators`).
 - `marks`: those frames' hand marks, snapped onto the leaflets and drawn into masks
@@ -35,6 +36,8 @@ def run(args) -> None:
     """Entry point of `mvcore bench WHAT`."""
     if args.variants and args.what not in ("ideas", "stress"):
         raise InputError(f"bench {args.what} takes no variants (only bench ideas and stress do)")
+    if args.size and (args.what != "real" or args.events):
+        raise InputError("--size is for bench real's frames (not --events, nor other benches)")
     if args.what == "locators" and len(args.scale) > 1:
         raise InputError("bench locators trains its draws on one generated set: give one --scale")
     print(header(), flush=True)
@@ -65,7 +68,7 @@ def run(args) -> None:
         if args.events:
             run_real_events(args.model)
         else:
-            run_real(args.model)
+            run_real(args.model, args.size)
     elif args.what == "locators":
         from .locators import LOCATORS_HEADER, locators
 

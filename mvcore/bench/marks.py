@@ -33,11 +33,13 @@ def read_marks() -> dict:
     return json.loads((REAL_DIR / "marks.json").read_text())
 
 
-def marks_to_masks(marks: dict, shape: tuple[int, int], scale: float = 1.0) -> tuple[list[int], np.ndarray]:
+def marks_to_masks(marks: dict, shape: tuple[int, int], scale: float = 1.0,
+                   origin: tuple[float, float] = (0.0, 0.0)) -> tuple[list[int], np.ndarray]:
     """(frames, bool (H, W, len(frames))): each frame's snapped leaflet polylines drawn `thickness_px` wide.
 
     `marks`: the contents of marks.json (points are (x, y) in pixels of the 480 x 640 cine);
-    `scale`: 0.5 draws them for the half-size copy.
+    `scale`: 0.5 draws them for the half-size copy; `origin` (x, y) px of the cine: the point that
+    lands on the masks' top left corner, for a part of the cine cut out before it was resized.
     """
     frames = sorted(int(t) for t in marks["frames"])
     width = max(1, int(round(marks["thickness_px"] * scale)))
@@ -45,7 +47,7 @@ def marks_to_masks(marks: dict, shape: tuple[int, int], scale: float = 1.0) -> t
     for t in frames:
         mask = np.zeros(shape, dtype=np.uint8)
         for leaflet in marks["frames"][str(t)]["leaflets"]:
-            points = np.round(np.asarray(leaflet, dtype=np.float64) * scale).astype(np.int32)
+            points = np.round((np.asarray(leaflet, dtype=np.float64) - origin) * scale).astype(np.int32)
             cv2.polylines(mask, [points], isClosed=False, color=1, thickness=width)
         masks.append(mask)
     return frames, np.stack(masks, axis=2).astype(bool)

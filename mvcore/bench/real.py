@@ -8,6 +8,10 @@ share of the marked pixels inside the segmenter's square (the locator's crop), t
 over the marks' longer extent (a square can hold the marks and still be far too large for the
 segmenter), and where the IoU is lost: the share of predicted pixels on the marks (precision) and
 of marked pixels predicted (recall).
+
+With a size (`bench real --size 112`), the cine is scored in the shape of a low-resolution set
+such as AML's amateur clips: its scan sector cut square and resized to size x size, as one clip of
+every frame and as clips of only 3 labelled frames each (stills, as such sets keep them).
 """
 
 from __future__ import annotations
@@ -19,10 +23,11 @@ from pathlib import Path
 import numpy as np
 
 from ..clip import Clip
-from ..transforms import box_bounds
+from ..transforms import Roi, box_bounds, crop_stack
 from .marks import REAL_DIR, marks_to_masks, read_marks, real_cine
 
 FOUND_IOU = 0.3  # a frame whose IoU passes this has its valve found
+STILLS_PER_CLIP = 3  # frames in each clip of stills: a low-resolution set keeps only its labelled frames
 
 
 def labelled_clip(clip: Clip, frames: list[int], masks: np.ndarray) -> Clip:
@@ -46,6 +51,37 @@ def real_clips() -> list[Clip]:
     return [labelled_clip(full, frames, masks), labelled_clip(half, frames, half_masks)]
 
 
+def sector_square(video: np.ndarray) -> Roi:
+    """The square on the centre of the scan sector of `video` uint8 (H, W, T), its side the sector's
+    longer side (`mvcore.sector.sector_bounds`); it may reach past the frame."""
+    from ..sector import sector_bounds
+
+    top, left, bottom, right = sector_bounds(video)
+    return Roi.around(top, left, bottom, right, margin=1.0)
+
+
+def small_real_clips(size: int) -> list[tuple[Clip, list[int]]]:
+    """The cine's scan sector cut square and resized to `size` x `size`, its marks drawn at that size:
+    (clip, the cine's frame at each of its frames) for one clip of every frame, then for clips of
+    STILLS_PER_CLIP marked frames each in their order (the last one ends on the last marked frame)."""
+    full = real_cine()
+    square = sector_square(full.video)
+    video = crop_stack(full.video, square, size)
+    scale = size / square.side
+    # pixel centres: x px of the cine lies at (x - x0 + 0.5) * scale - 0.5 of the resized square
+    origin = (square.x0 - 0.5 + 0.5 / scale, square.y0 - 0.5 + 0.5 / scale)
+    frames, masks = marks_to_masks(read_marks(), (size, size), scale, origin)
+    clips = [(labelled_clip(Clip(f"{full.name}-{size}px", video, full.fps), frames, masks),
+              list(range(full.n_frames)))]
+    for start in range(0, len(frames), STILLS_PER_CLIP):
+        picked = list(range(len(frames)))[start:start + STILLS_PER_CLIP]
+        picked = list(range(len(frames) - STILLS_PER_CLIP, len(frames))) if len(picked) < STILLS_PER_CLIP else picked
+        shown = [frames[i] for i in picked]
+        stills = Clip(f"{full.name}-{size}px-stills-{'-'.join(map(str, shown))}", video[:, :, shown], full.fps)
+        clips.append((labelled_clip(stills, list(range(len(shown))), masks[:, :, picked]), shown))
+    return clips
+
+
 @dataclass
 class FrameScore:
     """One labelled frame: IoU with the marks, the share of marked pixels inside the crop, the share
@@ -62,20 +98,22 @@ class FrameScore:
     crop_scale: float
 
 
-def score_real(segmenter, clips: list[Clip], marks: dict) -> list[FrameScore]:
-    """Per-frame scores of `segmenter` (a `mvcore.predict.Segmenter`) on the labelled `clips`."""
+def score_real(segmenter, clips: list[Clip], marks: dict, shown: list[list[int]] | None = None) -> list[FrameScore]:
+    """Per-frame scores of `segmenter` (a `mvcore.predict.Segmenter`) on the labelled `clips`;
+    `shown[i][t]`: the cine's frame at frame t of clip i (default: clip frames are the cine's)."""
     from ..metrics import frame_iou
     from ..predict import annotated_mask
 
     scores = []
-    for clip in clips:
+    for i, clip in enumerate(clips):
         mask = annotated_mask(segmenter, clip)
         roi = segmenter.locate(clip.video).roi
         fr, fc, _, _ = roi.clipped(*clip.video.shape[:2])
         for t in clip.frames:
             truth, pred = clip.label[:, :, t], mask[:, :, t]
             hits = np.count_nonzero(truth & pred)
-            scores.append(FrameScore(clip.name, t, marks["frames"][str(t)]["state"], frame_iou(truth, pred),
+            frame = shown[i][t] if shown else t
+            scores.append(FrameScore(clip.name, frame, marks["frames"][str(frame)]["state"], frame_iou(truth, pred),
                                      truth[fr, fc].sum() / max(truth.sum(), 1),
                                      hits / pred.sum() if pred.any() else float("nan"), hits / max(truth.sum(), 1),
                                      roi.side / marks_extent(truth)))
@@ -101,23 +139,35 @@ def summary(scores: list[FrameScore]) -> dict:
             "crop_scale": float(np.median([s.crop_scale for s in scores]))}
 
 
-def run_real(model_dir: Path | None) -> dict:
-    """Print the per-frame table and the summary line of a model folder (bundled if None)."""
+def run_real(model_dir: Path | None, size: int | None = None) -> dict[str, dict]:
+    """Print the per-frame table and the summary line of a model folder (bundled if None); with
+    `size`, of the cine at size x size, one summary line for the whole clip and one for its stills.
+    Returns each summary (`summary`) by the words its line starts with ("" without `size`)."""
     from ..predict import Segmenter
 
-    scores = score_real(Segmenter.load(model_dir), real_clips(), read_marks())
+    segmenter = Segmenter.load(model_dir)
+    if size is None:
+        groups = {"": score_real(segmenter, real_clips(), read_marks())}
+    else:
+        clips, shown = zip(*small_real_clips(size))
+        scores = score_real(segmenter, list(clips), read_marks(), list(shown))
+        whole = clips[0].name
+        groups = {f"the cine at {size} x {size}, whole, ": [s for s in scores if s.clip == whole],
+                  f"the cine at {size} x {size}, as clips of {STILLS_PER_CLIP} stills, ":
+                      [s for s in scores if s.clip != whole]}
     print("| clip | frame | state | IoU | marks inside the crop | precision | recall | crop side / marks |\n"
           "|---|---|---|---|---|---|---|---|")
-    for s in scores:
+    for s in (s for scores in groups.values() for s in scores):
         print(f"| {s.clip} | {s.frame} | {s.state} | {s.iou:.3f} | {s.in_crop:.0%} | {s.precision:.3f} | "
               f"{s.recall:.3f} | {s.crop_scale:.1f} |")
-    result = summary(scores)
-    print(f"\n{model_dir or 'bundled model'}: mean IoU {result['mean_iou']:.3f} over {result['frames']} frames, "
-          f"valve found on {result['found']:.0%} (IoU > {FOUND_IOU}), "
-          f"crop holds 90% of the marks on {result['crop_holds']:.0%}, "
-          f"its side {result['crop_scale']:.1f} times their extent (median); "
-          f"precision {result['precision']:.2f}, recall {result['recall']:.2f}")
-    return result
+    results = {what: summary(scores) for what, scores in groups.items()}
+    for what, result in results.items():
+        print(f"\n{what}{model_dir or 'bundled model'}: mean IoU {result['mean_iou']:.3f} over {result['frames']} "
+              f"frames, valve found on {result['found']:.0%} (IoU > {FOUND_IOU}), "
+              f"crop holds 90% of the marks on {result['crop_holds']:.0%}, "
+              f"its side {result['crop_scale']:.1f} times their extent (median); "
+              f"precision {result['precision']:.2f}, recall {result['recall']:.2f}")
+    return results
 
 
 def read_events() -> dict:
