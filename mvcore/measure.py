@@ -9,8 +9,9 @@ model's mask often breaks a shut valve, and are measured as one part. One part l
 image (its long axis within a limit of the rows) is a shut valve, hinge to hinge; one part standing
 steeper is one leaflet of an open valve, whose opening and annulus cannot be measured. The limit is
 the clip's own where the tilts of its one-part frames fall in two groups clearly apart (lying
-across, standing), else `SHUT_MAX_TILT_DEG` (`clip_tilt_limit`, `clip_frames`). Values that cannot
-be measured are NaN, never 0.
+across, standing) and the standing ones are narrower than the lying ones (one leaflet, not the
+whole valve seen obliquely), else `SHUT_MAX_TILT_DEG` (`clip_tilt_limit`, `standing_are_leaflets`,
+`clip_frames`). Values that cannot be measured are NaN, never 0.
 
 Over the clip, each frame's state is weighed against the same phase of the other beats
 (`fold_states`), so a beat whose masks lose the valve borrows the others' states; flickers and the
@@ -35,6 +36,7 @@ SHUT_MAX_TILT_DEG = 45  # one part whose long axis lies within this of the rows 
 SPLIT_MIN_SHARE = 0.6   # ... unless a clip's one-part tilts split in two groups (Otsu) holding this share of their variance
 SPLIT_MIN_GAP_DEG = 3   # ... with at least this gap between the groups
 SPLIT_MIN_FRAMES = 2    # ... and at least this many frames in each
+LONE_WIDTH_SHARE = 0.8  # ... and the standing group under this share of the lying one's width (a leaflet)
 GAP_SURE_PX = 3.0       # two leaflets this far apart are surely open (confidence 1)
 APART_GAP_SHARE = 0.3   # two parts whose gap is this share of the valve's width are two leaflets ...
 APART_SPREAD = 0.34     # ... and so are parts spread across their line this much (2nd / 1st singular value)
@@ -217,12 +219,29 @@ def clip_tilt_limit(tilts: np.ndarray) -> float:
     return float(min(SHUT_MAX_TILT_DEG, (tilts[k - 1] + tilts[k]) / 2))
 
 
+def standing_are_leaflets(tilts: np.ndarray, widths: np.ndarray, limit: float) -> bool:
+    """Whether a clip's one-part frames standing steeper than `limit` degrees are lone leaflets of
+    an open valve: the median width px (across the image) of those frames under LONE_WIDTH_SHARE of
+    the lying ones'. As wide as those, they are the whole valve seen obliquely (shut, or open with
+    its leaflets merged), not one leaflet of it. `tilts`, `widths` float (T,), NaN where a frame is
+    not one part.
+
+    The share lies between the ratios of the clips this rule was made for: 0.71 on the hand-drawn
+    real masks and 0.46-0.65 on the synthetic clips whose split reads lone leaflets right, 0.94 and
+    more on those whose split read an oblique shut valve as leaflets (BENCHMARKS.md, "Measurements")."""
+    one = np.isfinite(tilts)
+    standing, lying = widths[one & (tilts > limit)], widths[one & (tilts <= limit)]
+    return bool(np.median(standing) < LONE_WIDTH_SHARE * np.median(lying))
+
+
 def clip_frames(mask: np.ndarray) -> list[FrameGeometry]:
     """Each frame of masks bool (H, W, T) measured (`measure_frame`) with the clip's limit on the
-    tilt of a shut part (`clip_tilt_limit` of the frames read as one part)."""
+    tilt of a shut part (`clip_tilt_limit` of the frames read as one part), where the frames standing
+    past it are lone leaflets (`standing_are_leaflets`)."""
     frames = [measure_frame(mask[:, :, t]) for t in range(mask.shape[2])]
-    limit = clip_tilt_limit(np.array([f.tilt_deg for f in frames]))
-    if limit == SHUT_MAX_TILT_DEG:
+    tilts = np.array([f.tilt_deg for f in frames])
+    limit = clip_tilt_limit(tilts)
+    if limit == SHUT_MAX_TILT_DEG or not standing_are_leaflets(tilts, np.array([f.width_px for f in frames]), limit):
         return frames
     return [measure_frame(mask[:, :, t], limit) if math.isfinite(f.tilt_deg) else f for t, f in enumerate(frames)]
 

@@ -155,16 +155,21 @@ def test_clip_tilt_limit_splits_two_groups_clearly_apart(tilts, limit):
     assert clip_tilt_limit(np.array(tilts, float)) == pytest.approx(limit)
 
 
-# (shut frames' tilt, lone leaflet's tilt, states of the clip 'ssssooss'): the clip's one-part frames
-# read against each other; a frame alone reads both shut under the fixed 45
-@pytest.mark.parametrize("shut_deg, open_deg, states", [
-    (25, 40, "ssssooss"),
-    (5, 30, "ssssooss"),
-    (3, 60, "ssssooss"),
-    (20, 22, "ssssssss"),   # groups too near: the fixed 45 reads both shut
+# (shut frames' tilt, the standing part's tilt and length, states of the clip 'ssssooss'; the shut
+# valve is 50 px long): the clip's one-part frames read against each other, standing ones as lone
+# leaflets where they are narrower than the lying ones; a frame alone reads both shut under the fixed 45
+@pytest.mark.parametrize("shut_deg, open_deg, open_length, states", [
+    (25, 40, 28, "ssssooss"),
+    (5, 30, 28, "ssssooss"),
+    (3, 60, 40, "ssssooss"),
+    (20, 22, 28, "ssssssss"),   # groups too near: the fixed 45 reads both shut
+    (10, 35, 50, "ssssssss"),   # standing 0.82 of the lying ones' width: the whole valve, oblique, shut
+    (25, 40, 50, "ssssssss"),   # 0.84 of it
+    (25, 40, 40, "ssssooss"),   # 0.69 of it: lone leaflets
 ])
-def test_a_clip_reads_its_one_part_frames_by_their_own_groups(shut_deg, open_deg, states):
-    masks = np.stack([leaning_bar(open_deg if c == "o" else shut_deg) for c in "ssssooss"], axis=2)
+def test_a_clip_reads_its_one_part_frames_by_their_own_groups(shut_deg, open_deg, open_length, states):
+    masks = np.stack([leaning_bar(open_deg, open_length) if c == "o" else leaning_bar(shut_deg)
+                      for c in "ssssooss"], axis=2)
     frames = clip_frames(masks)
     assert "".join(f.state[0] for f in frames) == states
     assert [math.isnan(f.annulus_px) for f in frames] == [c == "o" for c in states]
