@@ -11,7 +11,9 @@ steeper is one leaflet of an open valve, whose opening and annulus cannot be mea
 the clip's own where the tilts of its one-part frames fall in two groups clearly apart (lying
 across, standing) and the standing ones are narrower than the lying ones (one leaflet, not the
 whole valve seen obliquely), else `SHUT_MAX_TILT_DEG` (`clip_tilt_limit`, `standing_are_leaflets`,
-`clip_frames`). Values that cannot be measured are NaN, never 0.
+`clip_frames`). Among the frames read shut, a clip's thicker ones are an open valve whose leaflets,
+a pixel or two apart, the mask merged into one band (`merged_open`). Values that cannot be
+measured are NaN, never 0.
 
 Over the clip, each frame's state is weighed against the same phase of the other beats
 (`fold_states`), so a beat whose masks lose the valve borrows the others' states; flickers and the
@@ -26,7 +28,7 @@ else 'px', and is in every column name (`opening_mm`, `area_px2`, `t_ms`).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -37,6 +39,7 @@ SPLIT_MIN_SHARE = 0.6   # ... unless a clip's one-part tilts split in two groups
 SPLIT_MIN_GAP_DEG = 3   # ... with at least this gap between the groups
 SPLIT_MIN_FRAMES = 2    # ... and at least this many frames in each
 LONE_WIDTH_SHARE = 0.8  # ... and the standing group under this share of the lying one's width (a leaflet)
+MERGED_THICKNESS = 1.4  # a clip's thicker shut parts (Otsu), this many times the thinner on average: merged open
 GAP_SURE_PX = 3.0       # two leaflets this far apart are surely open (confidence 1)
 APART_GAP_SHARE = 0.3   # two parts whose gap is this share of the valve's width are two leaflets ...
 APART_SPREAD = 0.34     # ... and so are parts spread across their line this much (2nd / 1st singular value)
@@ -83,8 +86,9 @@ class FrameGeometry:
     """One frame's valve in px: state 'open', 'shut' or None (no valve found); confidence of the
     state 0.5 .. 1 (NaN when None); hinges and tips (2, 2) float (column, row) or None;
     opening_px tip to tip, annulus_px hinge to hinge (NaN when not measurable); extent of the
-    mask's box (width, height) px and its area px^2; tilt_deg, the long axis's angle from the rows
-    of a frame read as one part (NaN otherwise)."""
+    mask's box (width, height) px and its area px^2; tilt_deg, the long axis's angle from the rows,
+    and thickness_px, its pixels over its length along that axis, of a frame read as one part (NaN
+    otherwise)."""
 
     state: str | None = None
     confidence: float = math.nan
@@ -96,6 +100,7 @@ class FrameGeometry:
     height_px: float = math.nan
     area_px2: float = 0.0
     tilt_deg: float = math.nan
+    thickness_px: float = math.nan
 
 
 def _parts(mask: np.ndarray) -> list[np.ndarray]:
@@ -112,12 +117,23 @@ def _parts(mask: np.ndarray) -> list[np.ndarray]:
     return [np.argwhere(labels == i)[:, ::-1].astype(np.float64) for i in keep]
 
 
+def _long_axis(points: np.ndarray) -> np.ndarray:
+    """The unit vector (2,) (column, row) of the long (principal) axis of pixels (n, 2); along the
+    rows for a single pixel."""
+    if len(points) < 2:
+        return np.array([1.0, 0.0])
+    return np.linalg.svd(points - points.mean(axis=0), full_matrices=False)[2][0]
+
+
+def _along_axis(points: np.ndarray) -> np.ndarray:
+    """float (n,): where each pixel of `points` (n, 2) lies along the part's long axis, px from its centre."""
+    return (points - points.mean(axis=0)) @ _long_axis(points)
+
+
 def part_ends(points: np.ndarray) -> np.ndarray:
     """(2, 2) (column, row): the pixels of a part `points` (n, 2) farthest apart along its long
     (principal) axis, the shallower (smaller row) first."""
-    centred = points - points.mean(axis=0)
-    axis = np.linalg.svd(centred, full_matrices=False)[2][0] if len(points) > 1 else np.array([1.0, 0.0])
-    along = centred @ axis
+    along = _along_axis(points)
     ends = points[[int(np.argmin(along)), int(np.argmax(along))]]
     return ends[np.argsort(ends[:, 1], kind="stable")]
 
@@ -139,10 +155,13 @@ def _tilt_deg(points: np.ndarray) -> float:
     """Angle 0 .. 90 degrees between the long (principal) axis of pixels (n, 2) (column, row) and the
     rows; 0 for a single pixel. The axis, unlike the chord between the far ends, is not swung by a
     short stub (the leaflets' tips, pressed together, stand up from a shut valve)."""
-    if len(points) < 2:
-        return 0.0
-    axis = np.linalg.svd(points - points.mean(axis=0), full_matrices=False)[2][0]
+    axis = _long_axis(points)
     return float(np.degrees(np.arctan2(abs(axis[1]), abs(axis[0]))))
+
+
+def _thickness_px(points: np.ndarray) -> float:
+    """Mean thickness px of a part, pixels (n, 2): their count over their extent along its long axis."""
+    return float(len(points) / (np.ptp(_along_axis(points)) + 1.0))
 
 
 def _open_geometry(first: np.ndarray, second: np.ndarray) -> dict:
@@ -158,12 +177,12 @@ def _single_geometry(part: np.ndarray, shut_max_tilt_deg: float) -> dict:
     """A shut valve (lying within `shut_max_tilt_deg` of the rows: hinges at its ends, opening 0)
     or one leaflet (standing steeper)."""
     ends = part_ends(part)
-    tilt = _tilt_deg(part)
+    tilt, thickness = _tilt_deg(part), _thickness_px(part)
     confidence = 0.5 + 0.5 * min(1.0, abs(tilt - shut_max_tilt_deg) / max(shut_max_tilt_deg, 1e-9))
     if tilt > shut_max_tilt_deg:
-        return {"state": "open", "confidence": confidence, "tilt_deg": tilt}
+        return {"state": "open", "confidence": confidence, "tilt_deg": tilt, "thickness_px": thickness}
     return {"state": "shut", "confidence": confidence, "hinges": ends, "opening_px": 0.0,
-            "annulus_px": float(np.linalg.norm(ends[0] - ends[1])), "tilt_deg": tilt}
+            "annulus_px": float(np.linalg.norm(ends[0] - ends[1])), "tilt_deg": tilt, "thickness_px": thickness}
 
 
 def leaflets_apart(first: np.ndarray, second: np.ndarray, every: np.ndarray) -> bool:
@@ -208,15 +227,26 @@ def clip_tilt_limit(tilts: np.ndarray) -> float:
 
     The three split thresholds were chosen on the bundled model's masks of `synth --seed 1..4` test
     clips, keeping the true masks' accuracy (BENCHMARKS.md, "Measurements")."""
-    tilts = np.sort(tilts[np.isfinite(tilts)])
-    cuts = range(SPLIT_MIN_FRAMES, len(tilts) - SPLIT_MIN_FRAMES + 1)
-    if not cuts or np.ptp(tilts) == 0:
+    groups = two_groups(tilts)
+    if groups is None or groups[1][0] - groups[0][-1] < SPLIT_MIN_GAP_DEG:
         return float(SHUT_MAX_TILT_DEG)
-    between = [k * (len(tilts) - k) * (tilts[:k].mean() - tilts[k:].mean()) ** 2 / len(tilts) ** 2 for k in cuts]
+    return float(min(SHUT_MAX_TILT_DEG, (groups[0][-1] + groups[1][0]) / 2))
+
+
+def two_groups(values: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """(lower, upper) sorted groups of `values` float (n,) (NaN left out) split by Otsu's method,
+    where the split explains at least SPLIT_MIN_SHARE of their variance with SPLIT_MIN_FRAMES or more
+    values in each; else None."""
+    values = np.sort(values[np.isfinite(values)])
+    cuts = range(SPLIT_MIN_FRAMES, len(values) - SPLIT_MIN_FRAMES + 1)
+    if not cuts or np.ptp(values) == 0:
+        return None
+    n = len(values)
+    between = [k * (n - k) * (values[:k].mean() - values[k:].mean()) ** 2 / n ** 2 for k in cuts]
+    if max(between) < SPLIT_MIN_SHARE * values.var():
+        return None
     k = cuts[int(np.argmax(between))]
-    if max(between) < SPLIT_MIN_SHARE * tilts.var() or tilts[k] - tilts[k - 1] < SPLIT_MIN_GAP_DEG:
-        return float(SHUT_MAX_TILT_DEG)
-    return float(min(SHUT_MAX_TILT_DEG, (tilts[k - 1] + tilts[k]) / 2))
+    return values[:k], values[k:]
 
 
 def standing_are_leaflets(tilts: np.ndarray, widths: np.ndarray, limit: float) -> bool:
@@ -234,16 +264,36 @@ def standing_are_leaflets(tilts: np.ndarray, widths: np.ndarray, limit: float) -
     return bool(np.median(standing) < LONE_WIDTH_SHARE * np.median(lying))
 
 
+def merged_open(frames: list[FrameGeometry]) -> list[FrameGeometry]:
+    """`frames` with the thicker of a clip's shut frames read open, where their thicknesses fall in
+    two groups (`two_groups`) whose upper is on average MERGED_THICKNESS times the lower or more:
+    a shut valve is one line of leaflet, its leaflets pressed together, while the two leaflets of an
+    open valve a pixel or two apart merge in a mask into one band about twice as thick. The band's
+    ends stay its hinges (the annulus); its opening is unmeasured (NaN).
+
+    The ratio was chosen on the bundled model's masks of `synth --seed 1..5` test clips (1.3 to 1.5
+    all gain there), seeds 6-8 kept aside (BENCHMARKS.md, "Measurements")."""
+    thickness = np.array([f.thickness_px if f.state == "shut" else math.nan for f in frames])
+    groups = two_groups(thickness)
+    if groups is None or groups[1].mean() < MERGED_THICKNESS * groups[0].mean():
+        return frames
+    cut = (groups[0][-1] + groups[1][0]) / 2
+    return [replace(f, state="open", confidence=0.5 + 0.5 * min(1.0, (t - cut) / cut), opening_px=math.nan)
+            if t > cut else f for f, t in zip(frames, thickness)]
+
+
 def clip_frames(mask: np.ndarray) -> list[FrameGeometry]:
     """Each frame of masks bool (H, W, T) measured (`measure_frame`) with the clip's limit on the
     tilt of a shut part (`clip_tilt_limit` of the frames read as one part), where the frames standing
-    past it are lone leaflets (`standing_are_leaflets`)."""
+    past it are lone leaflets (`standing_are_leaflets`); then its merged open valves found among the
+    shut frames (`merged_open`)."""
     frames = [measure_frame(mask[:, :, t]) for t in range(mask.shape[2])]
     tilts = np.array([f.tilt_deg for f in frames])
     limit = clip_tilt_limit(tilts)
-    if limit == SHUT_MAX_TILT_DEG or not standing_are_leaflets(tilts, np.array([f.width_px for f in frames]), limit):
-        return frames
-    return [measure_frame(mask[:, :, t], limit) if math.isfinite(f.tilt_deg) else f for t, f in enumerate(frames)]
+    if limit != SHUT_MAX_TILT_DEG and standing_are_leaflets(tilts, np.array([f.width_px for f in frames]), limit):
+        frames = [measure_frame(mask[:, :, t], limit) if math.isfinite(f.tilt_deg) else f
+                  for t, f in enumerate(frames)]
+    return merged_open(frames)
 
 
 def _fill_inner_runs(states: list[str | None], is_short) -> list[str | None]:

@@ -21,6 +21,7 @@ from mvcore.measure import (
     measure_frame,
     resolved_edges,
     steady_states,
+    two_groups,
     valve_events,
 )
 
@@ -127,13 +128,14 @@ def test_one_part_is_read_by_its_long_axis(mask, state):
     assert measure_frame(mask).state == state
 
 
-def leaning_bar(degrees: float, length: int = 50) -> np.ndarray:
-    """One bar 3 px thick, `length` px long, centred at (80, 60), its long axis `degrees` from the rows."""
+def leaning_bar(degrees: float, length: int = 50, thickness: int = 3) -> np.ndarray:
+    """One bar `thickness` px thick, `length` px long, centred at (80, 60), its long axis `degrees`
+    from the rows."""
     import cv2
 
     mask = np.zeros(SHAPE, np.uint8)
     dx, dy = 0.5 * length * math.cos(math.radians(degrees)), 0.5 * length * math.sin(math.radians(degrees))
-    cv2.line(mask, (round(80 - dx), round(60 + dy)), (round(80 + dx), round(60 - dy)), 1, thickness=3)
+    cv2.line(mask, (round(80 - dx), round(60 + dy)), (round(80 + dx), round(60 - dy)), 1, thickness=thickness)
     return mask.astype(bool)
 
 
@@ -174,6 +176,44 @@ def test_a_clip_reads_its_one_part_frames_by_their_own_groups(shut_deg, open_deg
     assert "".join(f.state[0] for f in frames) == states
     assert [math.isnan(f.annulus_px) for f in frames] == [c == "o" for c in states]
     assert measure_frame(masks[:, :, 4]).state == ("open" if open_deg > 45 else "shut")
+
+
+# (values, the groups Otsu's split gives, or None): two groups of 2 or more, the split explaining
+# at least 60 % of the variance
+@pytest.mark.parametrize("values, groups", [
+    ([3, 3.2, 2.9, 7, 7.1], ([2.9, 3, 3.2], [7, 7.1])),
+    ([3, math.nan, 3.1, 6, 6.2], ([3, 3.1], [6, 6.2])),   # NaN left out
+    ([3, 3, 3, 3, 7], None),                             # one value apart is not a group
+    ([1, 3, 3, 3, 3, 3, 3, 5], None),                    # one group: a split explains a third of it
+    ([4, 4, 4], None),
+    ([], None),
+])
+def test_two_groups_are_split_where_they_are_clearly_apart(values, groups):
+    found = two_groups(np.array(values, float))
+    if groups is None:
+        assert found is None
+    else:
+        assert [list(g) for g in found] == [pytest.approx(g) for g in groups]
+
+
+# (line thickness px of the frames marked 'm', the others' 3; the states read): the thicker of a
+# clip's shut frames are its leaflets merged open where they are 1.4 times as thick or more (cv2
+# draws lines 3, 5, 7 and 9 px wide 4.8, 6.5, 8.3 and 10.5 px thick: ratios 1.38, 1.76 and 2.2)
+@pytest.mark.parametrize("merged_px, pattern, states", [
+    (7, "ssssmmss", "ssssooss"),
+    (9, "smmsssss", "soosssss"),
+    (5, "ssssmmss", "ssssssss"),   # 1.38 times as thick: one valve, a little thicker
+    (7, "sssssmss", "ssssssss"),   # one frame is not a group
+    (7, "mmmmmmmm", "ssssssss"),   # all alike
+])
+def test_a_clips_thicker_shut_frames_are_its_leaflets_merged_open(merged_px, pattern, states):
+    drawn = [merged_px if c == "m" else 3 for c in pattern]
+    frames = clip_frames(np.stack([leaning_bar(8, thickness=px) for px in drawn], axis=2))
+    assert "".join(f.state[0] for f in frames) == states
+    assert [math.isnan(f.opening_px) for f in frames] == [c == "o" for c in states]
+    # the band's ends are its hinges: 50 px apart, and cv2's round caps add the line's width
+    assert [f.annulus_px for f in frames] == [pytest.approx(50 + px, abs=2) for px in drawn]
+    assert all(0.5 <= f.confidence <= 1.0 for f in frames)
 
 
 def test_specks_are_ignored():
