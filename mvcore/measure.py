@@ -478,17 +478,39 @@ def event_spacing(states: list[str | None]) -> float:
     return float(np.median(spacings)) if spacings else math.nan
 
 
-def valve_period(states: list[str | None], fps: float) -> float:
-    """Frames (float) after which the open (+1) / shut (-1) series repeats: among the positive peaks
-    of its autocorrelation, over lags of MIN_BPM..MAX_BPM and at most 2/3 of the clip, the one
+def opening_series(states: list[str | None], openings: list[float]) -> np.ndarray | None:
+    """float (T,): the opening px of each open frame (`openings`, px per frame; the median of the
+    measured ones where a frame's is not: a lone leaflet, a merged band), 0 on shut frames, less
+    its mean over the frames with a state, and 0 on those without. None when no open frame has a
+    measured opening."""
+    openings = np.asarray(openings, dtype=np.float64)
+    is_open = np.array([s == "open" for s in states])
+    known = np.array([s is not None for s in states])
+    measured = openings[is_open & np.isfinite(openings) & (openings > 0)]
+    if not measured.size:
+        return None
+    x = np.where(is_open, np.where(np.isfinite(openings), openings, np.median(measured)), 0.0)
+    x[known] -= x[known].mean()
+    x[~known] = 0.0
+    return x
+
+
+def valve_period(states: list[str | None], fps: float, openings: list[float] | None = None) -> float:
+    """Frames (float) after which the valve's series repeats: its opening width over the frames
+    with `openings` given (px per frame) and measured on some open frame (`opening_series`), which
+    weighs each beat by how wide the valve opens rather than by its edges, a frame or two off where
+    a mask is faint; else its open (+1) / shut (-1) states. Among the positive peaks of the series'
+    autocorrelation, over lags of MIN_BPM..MAX_BPM and at most 2/3 of the clip, the one
     nearest (in ratio) the spacing of the states' events (`event_spacing`): a peak at half or twice
     the period can be as high as the period's when the leaflets touch in diastole or a beat is
     lost. Without two events of a kind, the shortest peak reaching PEAK_SHARE of the highest (a
     period's multiples repeat too). A rise at the shortest lag is no peak: it is the slope of a
     faster series, beyond MAX_BPM. Placed between whole frames by its neighbours (`_peak_offset`);
     NaN when there is no peak (under about 1.5 beats)."""
-    x = _votes(states)
-    x[x != 0] -= x[x != 0].mean() if (x != 0).any() else 0.0
+    x = opening_series(states, openings) if openings is not None else None
+    if x is None:
+        x = _votes(states)
+        x[x != 0] -= x[x != 0].mean() if (x != 0).any() else 0.0
     lags = range(max(1, math.ceil(fps * 60 / MAX_BPM)), int(min(len(x) * 2 / 3, fps * 60 / MIN_BPM)) + 1)
     r = _autocorrelation(x, lags)
     peaks = [i for i in range(1, len(r))
@@ -503,9 +525,10 @@ def valve_period(states: list[str | None], fps: float) -> float:
     return lags[chosen] + _peak_offset(r, chosen)
 
 
-def heart_rate_bpm(states: list[str | None], fps: float) -> float:
-    """The valve's rate in beats per minute: 60 fps / `valve_period`; NaN under about 1.5 beats."""
-    return 60.0 * fps / valve_period(states, fps)
+def heart_rate_bpm(states: list[str | None], fps: float, openings: list[float] | None = None) -> float:
+    """The valve's rate in beats per minute: 60 fps / `valve_period` (of the opening widths
+    `openings` px per frame where given); NaN under about 1.5 beats."""
+    return 60.0 * fps / valve_period(states, fps, openings)
 
 
 def _peak_offset(r: np.ndarray, i: int) -> float:
@@ -540,15 +563,16 @@ def measure_clip(mask: np.ndarray, fps: float, calibration: Calibration = Calibr
     """Measure a clip's masks, bool (H, W, T) at `fps` frames per second: each frame read with the
     clip's tilt limit (`clip_frames`), weighed against the other beats at the period of these states
     once steadied (`fold_states`), then steadied (`steady_states`), with the open runs' edges where
-    their openings reach zero (`resolved_edges`). The heart rate is that of the steady states: an
-    edge moved in one beat and not in the next would shift the period they repeat at."""
+    their openings reach zero (`resolved_edges`). The heart rate is the period of the openings over
+    the steady states (`valve_period`): an edge moved in one beat and not in the next would shift
+    the period they repeat at."""
     frames = clip_frames(mask)
     raw = [f.state for f in frames]
     steady = steady_states(fold_states(raw, valve_period(steady_states(raw), fps)))
     states = resolved_edges(steady, [f.opening_px for f in frames])
     m = ClipMeasurement(name, float(fps), calibration, frames, states, valve_events(states))
     m.cycles = _cycles(m)
-    m.heart_rate_bpm = heart_rate_bpm(steady, fps)
+    m.heart_rate_bpm = heart_rate_bpm(steady, fps, [f.opening_px for f in frames])
     return m
 
 

@@ -315,7 +315,7 @@ def test_the_heart_rate_is_that_of_the_beats_before_their_edges_move():
     masks[:, :, 8], masks[:, :, 9] = open_valve(gap=20), open_valve(gap=40)
     m = measure_clip(masks, fps=50.0)
     assert m.states == states_of("s" * 7 + "o" * 13 + BEAT * 3)
-    assert m.heart_rate_bpm == heart_rate_bpm(states_of(BEAT * 4), 50.0)
+    assert m.heart_rate_bpm == pytest.approx(150.0, abs=1.0)  # 20 frames a beat at 50 frames/s
 
 
 # periods in frames, whole or not (a heart's period is no whole number of frames): within 1 bpm,
@@ -325,6 +325,34 @@ def test_the_heart_rate_is_that_of_the_beats_before_their_edges_move():
 def test_heart_rate_from_the_valve_period(period, beats, fps):
     states = ["open" if (t % period) / period >= 0.4 else "shut" for t in range(int(period * beats))]
     assert heart_rate_bpm(states, fps) == pytest.approx(60 * fps / period, abs=1.0)
+
+
+OPEN_PX = [3, 8, 12, 10, 6, 4, 4, 5, 7, 4, 1]  # a beat's opening px: E wave, diastasis, A wave
+WIDE_BEAT = OPEN_PX + [0] * 10                  # 21 frames: 85.7 bpm at 30 frames/s
+
+
+# (frames by which the second of two beats opens early, barely: 0.5 px): the period of the opening
+# widths holds within 1 bpm; the open / shut states' is pulled by the early edge (9 bpm at 3 frames)
+@pytest.mark.parametrize("early", [0, 1, 3, 4])
+def test_heart_rate_from_the_openings_is_not_pulled_by_a_faint_edge(early):
+    widths = [float(w) for w in WIDE_BEAT * 2 + WIDE_BEAT[:2]]
+    widths[21 - early:21] = [0.5] * early
+    states = ["open" if w > 0 else "shut" for w in widths]
+    assert heart_rate_bpm(states, 30.0, widths) == pytest.approx(60 * 30.0 / 21, abs=1.0)
+    # no opening measured on any open frame (lone leaflets): the states' period
+    assert heart_rate_bpm(states, 30.0, [math.nan] * len(states)) == heart_rate_bpm(states, 30.0)
+
+
+@pytest.mark.parametrize("early", [0, 2])
+def test_a_clips_heart_rate_is_that_of_its_openings(early):
+    """Two beats of WIDE_BEAT drawn as masks (gaps 4 px per OPEN_PX), the second opening `early`
+    frames early by a 2-px gap: 85.7 bpm within 1, where its states alone are 6 bpm off at 2."""
+    widths = WIDE_BEAT * 2 + WIDE_BEAT[:2]
+    frames = [open_valve(gap=4 * w) if w else shut_valve() for w in widths]
+    frames[21 - early:21] = [open_valve(gap=2)] * early
+    m = measure_clip(np.stack(frames, axis=2), fps=30.0)
+    assert m.heart_rate_bpm == pytest.approx(60 * 30.0 / 21, abs=1.0)
+    assert early == 0 or abs(heart_rate_bpm(m.states, 30.0) - 60 * 30.0 / 21) > 3
 
 
 @pytest.mark.parametrize("period, fps", [(8, 29.4), (6, 25.0)])  # 220 and 250 bpm, both beyond MAX_BPM
