@@ -35,17 +35,24 @@ def test_onnx_runtime_gives_the_masks_keras_gives(model_copy, seed, scale):
     np.testing.assert_allclose(a.confidence, b.confidence, atol=1e-4)
 
 
-def test_the_onnx_copy_is_exported_once_and_again_when_the_keras_file_is_newer(model_copy):
+def test_the_onnx_copy_is_exported_once_and_again_when_it_is_not_the_keras_files(model_copy):
     Segmenter.load(model_copy, PredictConfig(runtime="onnx"))
-    onnx_file = model_copy / "model.onnx"
-    first = onnx_file.stat().st_mtime_ns
-    Segmenter.load(model_copy, PredictConfig(runtime="onnx"))
-    assert onnx_file.stat().st_mtime_ns == first
-    keras_file = model_copy / "model.keras"
-    keras_file.touch()
-    Segmenter.load(model_copy, PredictConfig(runtime="onnx"))
-    assert onnx_file.stat().st_mtime_ns >= keras_file.stat().st_mtime_ns
+    onnx_file, keras_file = model_copy / "model.onnx", model_copy / "model.keras"
+    first = onnx_file.read_bytes()
+    keras_file.touch()  # a newer Keras file with the same bytes, as a checkout leaves them: kept
+    assert Segmenter.load(model_copy, PredictConfig(runtime="onnx")).net.source == runtime.file_sha256(keras_file)
+    assert onnx_file.read_bytes() == first
+    shutil.copy(model_copy / "locator.onnx", onnx_file)  # a copy exported from another file: exported again
+    segmenter = Segmenter.load(model_copy, PredictConfig(runtime="onnx"))
+    assert segmenter.net.source == runtime.file_sha256(keras_file)
     assert not list(model_copy.glob(".*partial*"))
+
+
+def test_the_bundled_models_onnx_copies_are_of_its_keras_files(bundled_model):
+    """Otherwise a fresh checkout's first prediction writes them again, into the repository."""
+    for name in ("model", "locator"):
+        net = runtime.OnnxNet(bundled_model / f"{name}.onnx")
+        assert net.source == runtime.file_sha256(bundled_model / f"{name}.keras")
 
 
 @pytest.mark.parametrize("asked, available, expected", [
