@@ -74,8 +74,8 @@ def small_real_clips(size: int) -> list[tuple[Clip, list[int]]]:
     clips = [(labelled_clip(Clip(f"{full.name}-{size}px", video, full.fps), frames, masks),
               list(range(full.n_frames)))]
     for start in range(0, len(frames), STILLS_PER_CLIP):
-        picked = list(range(len(frames)))[start:start + STILLS_PER_CLIP]
-        picked = list(range(len(frames) - STILLS_PER_CLIP, len(frames))) if len(picked) < STILLS_PER_CLIP else picked
+        first = min(start, len(frames) - STILLS_PER_CLIP)
+        picked = list(range(first, first + STILLS_PER_CLIP))
         shown = [frames[i] for i in picked]
         stills = Clip(f"{full.name}-{size}px-stills-{'-'.join(map(str, shown))}", video[:, :, shown], full.fps)
         clips.append((labelled_clip(stills, list(range(len(shown))), masks[:, :, picked]), shown))
