@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import os
 import re
-import tempfile
 import unicodedata
+import uuid
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -39,12 +39,12 @@ def atomic_path(path):
 
     A failed or interrupted write leaves any earlier file at `path` untouched. The temporary name
     is unique (several writers of one path, in one process or many, never share it; the last to
-    finish wins whole) and keeps the suffix, since encoders choose the format by it.
+    finish wins whole) and keeps the suffix, since encoders choose the format by it. The file gets
+    the permissions a plain `open` would give it (0666 less the umask), not a private 0600.
     """
     path = Path(path)
-    handle, name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".partial{path.suffix}", dir=path.parent)
-    os.close(handle)
-    tmp = Path(name)
+    tmp = path.parent / f".{path.stem}.{uuid.uuid4().hex}.partial{path.suffix}"
+    os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
     try:
         yield tmp
         os.replace(tmp, path)

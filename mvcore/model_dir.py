@@ -18,7 +18,7 @@ import csv
 import json
 import os
 import shutil
-import tempfile
+import uuid
 from pathlib import Path
 
 import keras
@@ -34,7 +34,8 @@ def write_model_dir(out_dir: Path, model, locator, config: TrainConfig, metrics:
 
     `intensity`: grey levels float64 (101,) for intensity.json, or None for no such file."""
     out_dir.parent.mkdir(parents=True, exist_ok=True)
-    partial = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.partial-", dir=out_dir.parent))
+    partial = out_dir.parent / f".{out_dir.name}.partial-{uuid.uuid4().hex}"
+    partial.mkdir()  # 0777 less the umask, as any folder the user makes (mkdtemp's would be private)
     try:
         weights_only_copy(model).save(partial / "model.keras")
         if locator is not None:

@@ -1,5 +1,7 @@
 """Tests for mvcore.files: file names made safe, and writes of one path from many threads at once."""
 
+import os
+import stat
 import threading
 
 import pytest
@@ -56,3 +58,18 @@ def test_threads_writing_one_path_at_once_leave_one_whole_file(tmp_path):
     data = target.read_bytes()
     assert len(data) == 8 * chunk and data == bytes([data[0]]) * len(data)  # one writer's content, whole
     assert [p.name for p in tmp_path.iterdir()] == ["overlay.mp4"]  # no temporary file left
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o077, 0o002])
+def test_an_atomic_write_gets_the_permissions_a_plain_write_gets(tmp_path, umask):
+    """Exported models and overlays are as readable as any other file the user writes, not private."""
+    old = os.umask(umask)
+    try:
+        with atomic_path(tmp_path / "model.onnx") as tmp, open(tmp, "wb") as f:
+            f.write(b"onnx")
+        with open(tmp_path / "plain.bin", "wb") as f:
+            f.write(b"plain")
+    finally:
+        os.umask(old)
+    mode = stat.S_IMODE((tmp_path / "model.onnx").stat().st_mode)
+    assert mode == stat.S_IMODE((tmp_path / "plain.bin").stat().st_mode) == 0o666 & ~umask

@@ -5,7 +5,9 @@ stage 2's new weights beside its frozen levels, the threshold chosen on validati
 import csv
 import dataclasses
 import json
+import os
 import shutil
+import stat
 
 import keras
 import numpy as np
@@ -202,6 +204,18 @@ def test_training_records_its_quality_check(fast_model):
         last_epoch = list(csv.DictReader(f))[-1]
     assert last_epoch["stage"] == "stage2" and quality["crop_iou"] == pytest.approx(float(last_epoch["val_iou"]))
     assert isinstance(quality["warnings"], list)
+
+
+def test_a_trained_model_folder_is_as_readable_as_anything_else_the_user_writes(fast_model):
+    """The folder, its networks and their ONNX copies get 0777 / 0666 less the umask, so that another
+    account serving the app (or a colleague) can read a model: nothing is made private on the way."""
+    Segmenter.load(fast_model)  # exports the ONNX copies beside the Keras files
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE(fast_model.stat().st_mode) == 0o777 & ~umask
+    for path in fast_model.iterdir():
+        assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~umask, path.name
+    assert (fast_model / "model.onnx").is_file()
 
 
 def test_pseudo_labels_come_from_unlabelled_frames_inside_the_clips_box(tiny_set):
