@@ -88,7 +88,7 @@ class SegmentationBatches(keras.utils.PyDataset):
     """Batches (x float32 (B, S, S, C), y float32 (B, S, S, 1)) of cropped examples.
 
     `augment`: random crops and intensity changes (with `scanner_aug` also small rotations, blur,
-    lower resolution and contrast, and with `texture_aug` `augment_texture`; with `flip` left-right
+    lower resolution and contrast, with `sharpen_aug` sharpening, and with `texture_aug` `augment_texture`; with `flip` left-right
     mirroring; `still_share` of the crops with every channel the segmented frame's, channel `centre`,
     as a clip of stills gives), examples drawn with
     replacement (`samples` per epoch, expert examples `expert_weight` times as likely); otherwise
@@ -98,11 +98,12 @@ class SegmentationBatches(keras.utils.PyDataset):
     def __init__(self, examples: list[Example], size: int, margin: float, batch_size: int,
                  whole_frame: bool = False, augment: bool = False, samples: int = 0,
                  expert_weight: float = 1.0, flip: bool = False, scanner_aug: bool = False,
-                 texture_aug: bool = False, still_share: float = 0.0, centre: int = 0, seed: int = 0):
+                 texture_aug: bool = False, sharpen_aug: bool = False, still_share: float = 0.0, centre: int = 0,
+                 seed: int = 0):
         super().__init__()
         self.examples, self.size, self.margin, self.batch_size = examples, size, margin, batch_size
         self.whole_frame, self.augment, self.flip, self.scanner_aug = whole_frame, augment, flip, scanner_aug
-        self.texture_aug, self.still_share, self.centre = texture_aug, still_share, centre
+        self.texture_aug, self.sharpen_aug, self.still_share, self.centre = texture_aug, sharpen_aug, still_share, centre
         self.samples = samples if augment else len(examples)
         weights = np.array([expert_weight if e.expert else 1.0 for e in examples])
         self.p = weights / weights.sum()
@@ -137,7 +138,7 @@ class SegmentationBatches(keras.utils.PyDataset):
         if self.scanner_aug:
             if self.rng.random() < 0.5:
                 x, y = random_affine(x, y, self.rng, degrees=15.0, scale=(0.9, 1.1), shift=0.05)
-            x = augment_appearance(x, self.rng)
+            x = augment_appearance(x, self.rng, self.sharpen_aug)
             if self.texture_aug:
                 x = augment_texture(x, self.rng)
         else:
@@ -195,12 +196,16 @@ def random_affine(x: np.ndarray, y: np.ndarray, rng: np.random.Generator, degree
     return cv2.warpAffine(x, turn, **warp).reshape(x.shape), cv2.warpAffine(y, turn, **warp).reshape(y.shape)
 
 
-def augment_appearance(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """What differs between scanners, on float32 crops (S, S, C) in [0, 1]: blur (half the time), a
-    lower resolution (down then up, a third of the time), contrast, then gain, gamma and noise."""
+def augment_appearance(x: np.ndarray, rng: np.random.Generator, sharpen: bool = False) -> np.ndarray:
+    """What differs between scanners, on float32 crops (S, S, C) in [0, 1]: blur (half the time) or,
+    with `sharpen`, sharpening (a quarter of the time), a lower resolution (down then up, a third of
+    the time), contrast, then gain, gamma and noise."""
     size = x.shape[0]
-    if rng.random() < 0.5:
+    focus = rng.random()
+    if focus < 0.5:
         x = cv2.GaussianBlur(x, (0, 0), rng.uniform(0.3, 1.5)).reshape(x.shape)
+    elif sharpen and focus < 0.75:
+        x = sharpened(x, rng.uniform(0.7, 2.0), rng.uniform(0.3, 1.2))
     if rng.random() < 1 / 3:
         small = max(8, int(size * rng.uniform(0.4, 0.8)))
         x = cv2.resize(cv2.resize(x, (small, small), interpolation=cv2.INTER_AREA), (size, size),
@@ -208,6 +213,14 @@ def augment_appearance(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     mean = float(x.mean())
     x = np.clip(mean + (x - mean) * rng.uniform(0.7, 1.3), 0.0, 1.0).astype(np.float32)
     return augment_intensity(x, rng)
+
+
+def sharpened(x: np.ndarray, sigma: float, amount: float) -> np.ndarray:
+    """Unsharp masking of a float32 crop (S, S, C) in [0, 1]: `amount` times its detail finer than a
+    Gaussian of `sigma` px added back, clipped to [0, 1]. A scanner with a finer point-spread function
+    shows thinner, crisper leaflets than the synthetic clips' (docs/REALISM.md)."""
+    detail = x - cv2.GaussianBlur(x, (0, 0), sigma).reshape(x.shape)
+    return np.clip(x + amount * detail, 0.0, 1.0).astype(np.float32)
 
 
 def augment_texture(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:

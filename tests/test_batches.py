@@ -1,11 +1,14 @@
 """Training examples and augmented batches: segmenter crops and locator examples moved with their box."""
 
+from functools import partial
+
+import cv2
 import numpy as np
 import pytest
 
 from mvcore.batches import (MOTION_DROPOUT, STILLS_SHARE, Example, LocatorBatches, SegmentationBatches,
                             augment_appearance, augment_texture, collect_locator_examples, random_affine,
-                            unlabelled_frames)
+                            sharpened, unlabelled_frames)
 from mvcore.clip import Clip
 
 
@@ -99,7 +102,7 @@ def test_the_motion_map_is_dropped_on_about_half_of_the_locator_examples():
     assert bx.shape == x.shape and by.shape == y.shape
 
 
-@pytest.mark.parametrize("augment", [augment_appearance, augment_texture])
+@pytest.mark.parametrize("augment", [augment_appearance, partial(augment_appearance, sharpen=True), augment_texture])
 @pytest.mark.parametrize("seed", range(8))
 def test_appearance_changes_keep_a_crop_a_crop(augment, seed):
     yy, xx = np.mgrid[:48, :48]
@@ -108,6 +111,31 @@ def test_appearance_changes_keep_a_crop_a_crop(augment, seed):
     assert out.shape == x.shape and out.dtype == np.float32
     assert 0.0 <= out.min() and out.max() <= 1.0
     assert np.corrcoef(out.ravel(), x.ravel())[0, 1] > 0.3   # still the same picture
+
+
+def band_width(profile: np.ndarray) -> float:
+    """Equivalent width px of a bright band's profile (S,): its area over the far background (the
+    first value) divided by its peak's height over it."""
+    rise = profile - profile[0]
+    return float(rise.sum() / rise.max())
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+@pytest.mark.parametrize("sigma, amount, narrowing", [(0.7, 0.3, 0.0), (1.0, 0.8, 0.02), (2.0, 1.2, 0.15)])
+def test_sharpening_narrows_a_blurred_band_and_keeps_flat_crops(channels, sigma, amount, narrowing):
+    """A leaflet-like band blurred by a point-spread function shows narrower once sharpened, the more
+    so the stronger the unsharp mask; an even crop stays as it is."""
+    x = np.full((40, 40, channels), 0.1, np.float32)
+    x[18:22] = 0.8
+    blurred = cv2.GaussianBlur(x, (0, 0), 2.5).reshape(x.shape)
+    out = sharpened(blurred.copy(), sigma, amount)
+    assert out.shape == x.shape and out.dtype == np.float32
+    assert 0.0 <= out.min() and out.max() <= 1.0
+    before, after = band_width(blurred[:, 20, 0]), band_width(out[:, 20, 0])
+    assert after < before * (1 - narrowing)
+    assert np.array_equal(out[..., 0], out[..., -1])
+    flat = np.full((16, 16, channels), 0.4, np.float32)
+    np.testing.assert_allclose(sharpened(flat, sigma, amount), flat, atol=1e-6)
 
 
 def test_texture_changes_most_crops_and_leaves_the_input_alone():
