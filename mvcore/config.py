@@ -41,7 +41,7 @@ class TrainConfig:
     flip: bool = False                 # mirror crops left-right at random; predict as the mean with the mirror
     scanner_aug: bool = True           # crops also rotated, blurred, lowered in resolution and contrast (scanners differ)
     texture_aug: bool = True           # with scanner_aug: speckle of another grain, a random tone curve, haze (real scanners' textures)
-    sharpen_aug: bool = False          # with scanner_aug: a quarter of the crops sharpened (finer scanners; measured, not kept)
+    sharpen_aug: bool = True           # with scanner_aug: a quarter of the crops sharpened (scanners finer than the synthetic clips)
     match_intensity: bool = True       # clips' grey levels matched to the training clips' when predicting (mvcore.intensity)
     ema: bool = False                  # keep the moving average of the weights (last ~100 steps) after each stage
     pseudo_frames: int = 0             # unlabelled frames per expert clip labelled by the stage-1 model for stage 2
