@@ -88,9 +88,9 @@ class SegmentationBatches(keras.utils.PyDataset):
     """Batches (x float32 (B, S, S, C), y float32 (B, S, S, 1)) of cropped examples.
 
     `augment`: random crops and intensity changes (with `scanner_aug` also small rotations, blur,
-    lower resolution and contrast, with `sharpen_aug` sharpening, and with `texture_aug` `augment_texture`; with `flip` left-right
-    mirroring; `still_share` of the crops with every channel the segmented frame's, channel `centre`,
-    as a clip of stills gives), examples drawn with
+    lower resolution and contrast, with `sharpen_aug` sharpening, and with `texture_aug`
+    `augment_texture`; with `flip` left-right mirroring; `still_share` of the crops with every
+    channel the segmented frame's, channel `centre`, as a clip of stills gives), examples drawn with
     replacement (`samples` per epoch, expert examples `expert_weight` times as likely); otherwise
     each example once, in order, cropped exactly around its box (validation).
     """
@@ -103,7 +103,8 @@ class SegmentationBatches(keras.utils.PyDataset):
         super().__init__()
         self.examples, self.size, self.margin, self.batch_size = examples, size, margin, batch_size
         self.whole_frame, self.augment, self.flip, self.scanner_aug = whole_frame, augment, flip, scanner_aug
-        self.texture_aug, self.sharpen_aug, self.still_share, self.centre = texture_aug, sharpen_aug, still_share, centre
+        self.texture_aug, self.sharpen_aug = texture_aug, sharpen_aug
+        self.still_share, self.centre = still_share, centre
         self.samples = samples if augment else len(examples)
         weights = np.array([expert_weight if e.expert else 1.0 for e in examples])
         self.p = weights / weights.sum()
