@@ -5,4 +5,13 @@ each (data/ and synth/ are packages). Beside it, app/ serves the web app (the on
 imports streamlit) and bench/ holds the benchmarks; the core imports neither.
 """
 
+import os
+
 __version__ = "0.1.0"
+
+# TensorFlow turns its oneDNN kernels on by itself only on CPUs with neural-network instructions
+# (AVX-512 VNNI and newer). Elsewhere, an AVX2 CPU such as Zen 3 among them, it trains the U-Net
+# with its older kernels about 1.5 times as slowly (BENCHMARKS.md, "Training time"). The switch is
+# read once, when TensorFlow loads, so it is set here, before any module of the package imports
+# it; TF_ENABLE_ONEDNN_OPTS=0 in the environment still turns it off.
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")

@@ -2,7 +2,10 @@
 recipe are read from the command line and trained side by side; the real frames are scored as
 labelled; every bench names its machine."""
 
+import os
 import re
+import subprocess
+import sys
 
 import keras
 import numpy as np
@@ -280,6 +283,18 @@ def test_every_bench_prints_the_machine_it_ran_on():
     text = header()
     assert cpu_model() in text and f"{usable_cores()} usable cores" in text
     assert "tensorflow intra-op" in text and f"keras {keras.__version__}" in text
+    assert re.search(r"oneDNN (on|off);", text)
+
+
+@pytest.mark.parametrize("setting, expected", [(None, "on"), ("0", "off"), ("1", "on")])
+def test_importing_mvcore_turns_tensorflows_onednn_kernels_on_unless_told_not_to(setting, expected):
+    env = {k: v for k, v in os.environ.items() if k != "TF_ENABLE_ONEDNN_OPTS"}
+    if setting is not None:
+        env["TF_ENABLE_ONEDNN_OPTS"] = setting
+    probe = "import mvcore.bench.machine as m, tensorflow; print('oneDNN', 'on' if m.onednn_enabled() else 'off')"
+    run = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.split()[-2:] == ["oneDNN", expected]
 
 
 ZEN4 = "processor\t: 0\nvendor_id\t: AuthenticAMD\ncpu family\t: 25\nmodel\t\t: 17\nmodel name\t: AMD EPYC\n"

@@ -46,13 +46,20 @@ def framework_threads() -> str:
 
         intra = tf.config.threading.get_intra_op_parallelism_threads()
         inter = tf.config.threading.get_inter_op_parallelism_threads()
-        return (f"tensorflow intra-op {intra}, inter-op {inter} (0: TensorFlow's choice, one per usable core); "
-                "onnxruntime intra-op: its default, one per physical core")
+        return (f"tensorflow intra-op {intra}, inter-op {inter} (0: TensorFlow's choice, one per usable core), "
+                f"oneDNN {'on' if onednn_enabled() else 'off'}; onnxruntime intra-op: its default, one per physical core")
     if backend == "torch":
         import torch
 
         return f"torch threads {torch.get_num_threads()}, inter-op {torch.get_num_interop_threads()}"
     return f"{backend} (threads chosen by XLA)"
+
+
+def onednn_enabled() -> bool:
+    """Whether this process's TensorFlow runs its oneDNN kernels (decided when it loaded)."""
+    from tensorflow.python.util import _pywrap_util_port  # TensorFlow's own answer; no public one exists
+
+    return bool(_pywrap_util_port.IsMklEnabled())
 
 
 def versions() -> str:
