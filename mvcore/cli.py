@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import json
 import os
 import sys
@@ -52,6 +53,8 @@ def cmd_train(args) -> None:
         crop_size=args.image_size, batch_size=args.batch_size, seed=args.seed, lr_stage1=args.lr_stage1,
         lr_stage2=args.lr_stage2, rehearsal=False if args.no_rehearsal else None,
         start="scratch" if args.from_scratch else None)
+    if args.choose_threshold:
+        config = dataclasses.replace(config, threshold=None)
     placement = place(args.devices, cluster_of(args))  # before any network is built
     clips = [clip for path in args.train for clip in load_aml(path)]
     on_event = print_event if not args.events else EventLog(args.events).with_echo(print_event)
@@ -308,6 +311,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "networks where the recipe's shape fits them)")
     p.add_argument("--no-rehearsal", action="store_true",
                    help="with --init: train on the given pickles alone, without the bundled synthetic set")
+    p.add_argument("--choose-threshold", action="store_true",
+                   help="choose the probability threshold on the validation videos instead of the recipe's "
+                        "(0.5; a few videos choose worse than that: BENCHMARKS.md)")
     p.add_argument("--fast", action="store_true", help="a tiny run (seconds), for tests")
     p.add_argument("--events", type=Path, help="also append every progress event as a JSON line to this file")
     p.add_argument("--devices", type=devices_arg, default=1,
@@ -372,6 +378,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--size", type=at_least_one,
                    help="real: the cine's scan sector cut square and resized to SIZE x SIZE (e.g. 112), "
                         "scored whole and as clips of 3 stills")
+    p.add_argument("--threshold", type=probability, help="real: override the model's probability threshold (0 to 1)")
     p.add_argument("--n-test", type=at_least_one, default=10, help="measure: test clips per generated set")
     p.add_argument("--counts", type=at_least_one, nargs="+", default=[1, 3, 5],
                    help="corrections: how many frames are corrected (--runs draws of each)")

@@ -2,6 +2,7 @@
 recipe are read from the command line and trained side by side; the real frames are scored as
 labelled; every bench names its machine."""
 
+import dataclasses
 import os
 import re
 import subprocess
@@ -22,6 +23,7 @@ from mvcore.cli import main
 from mvcore.config import TrainConfig, load_train_config
 from mvcore.data import load_aml
 from mvcore.errors import InputError
+from mvcore.predict import Segmenter
 
 
 def test_a_bench_model_is_reused_for_its_recipe_and_never_overwritten_by_another(train_pickle, tmp_path):
@@ -67,12 +69,13 @@ def test_bench_wants_at_least_one_run(capsys):
      {"offsets": (-1, 0, 1), "loss": "dice_bce", "flip": True}),
     ("base=baseline:threshold=0.8", "base", {"preset": "baseline", "whole_frame": True, "threshold": 0.8}),
     ("old=seed:threshold=0.8", "old", {"preset": "baseline", "whole_frame": True, "threshold": 0.8}),  # its old name
+    ("chosen=default:threshold=null", "chosen", {"threshold": None}),  # chosen on the validation videos
 ])
 def test_a_variant_is_a_named_recipe_with_fields_changed(text, name, fields):
     parsed_name, config = parse_variant(text)
     assert parsed_name == name
-    expected = TrainConfig.preset_config(fields.get("preset", "default"),
-                                         **{k: v for k, v in fields.items() if k != "preset"})
+    expected = dataclasses.replace(TrainConfig.preset_config(fields.get("preset", "default")),
+                                   **{k: v for k, v in fields.items() if k != "preset"})
     assert config == expected and all(getattr(config, k) == v for k, v in fields.items())
 
 
@@ -106,6 +109,8 @@ def test_bench_ideas_trains_and_scores_each_variant_side_by_side(tiny_set, tmp_p
     (["bench", "locators", "--scale", "0.5", "1"], "give one --scale"),
     (["bench", "real", "--events", "--size", "112"], "--size is for bench real's frames"),
     (["bench", "measure", "--size", "112"], "--size is for bench real's frames"),
+    (["bench", "real", "--events", "--threshold", "0.5"], "--threshold is for bench real's frames"),
+    (["bench", "measure", "--threshold", "0.5"], "--threshold is for bench real's frames"),
 ])
 def test_bench_refuses_arguments_where_they_do_not_belong(argv, problem, tmp_path, capsys):
     assert main(argv + ["--work", str(tmp_path)]) == 2
@@ -213,12 +218,18 @@ def test_no_prediction_anywhere_leaves_precision_undefined():
     assert np.isnan(summary(rows)["precision"])
 
 
-def test_bench_real_scores_every_labelled_real_frame(capsys, bundled_model):
-    assert main(["bench", "real", "--model", str(bundled_model)]) == 0
+def bench_real_rows(argv: list[str], capsys) -> tuple[list[list[str]], str]:
+    """The per-frame rows (cells as text) of `mvcore bench real` with `argv`, and all it printed."""
+    assert main(["bench", "real", *argv]) == 0
     out = capsys.readouterr().out
-    rows = [[cell.strip() for cell in line.strip("|").split("|")] for line in out.splitlines()
-            if line.startswith("| color3d") or line.startswith("| examples")]
+    return [[cell.strip() for cell in line.strip("|").split("|")] for line in out.splitlines()
+            if line.startswith("| color3d") or line.startswith("| examples")], out
+
+
+def test_bench_real_scores_every_labelled_real_frame(capsys, bundled_model):
+    rows, out = bench_real_rows(["--model", str(bundled_model)], capsys)
     assert len(rows) == 16 + 5
+    assert f"at threshold {Segmenter.load(bundled_model).threshold}:" in out
     ious = [float(row[3]) for row in rows]
     precision, recall = ([float(row[k]) for row in rows] for k in (5, 6))
     assert all(0.0 <= iou <= min(p, r) for iou, p, r in zip(ious, precision, recall) if not np.isnan(p))
@@ -226,6 +237,9 @@ def test_bench_real_scores_every_labelled_real_frame(capsys, bundled_model):
     assert abs(printed - np.mean(ious)) <= 0.001  # each of the 21 rows and the mean rounded to 3 decimals
     scales = [float(row[7]) for row in rows]  # the crop's side over the marks' extent
     assert all(scale > 0 for scale in scales) and "times their extent (median)" in out
+    lower, out = bench_real_rows(["--model", str(bundled_model), "--threshold", "0.2"], capsys)
+    assert "at threshold 0.2:" in out   # the same squares, so a lower threshold loses no marked pixel
+    assert all(float(low[6]) >= float(row[6]) for low, row in zip(lower, rows))
 
 
 @pytest.mark.parametrize("size", [112, 160])

@@ -8,6 +8,7 @@ import json
 import os
 import shutil
 import stat
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -158,17 +159,22 @@ def test_fine_tuning_keeps_the_starting_models_shape(tiny_set, fast_model, tmp_p
     assert tuned.segment(clips[0]).mask.shape == clips[0].video.shape
 
 
-def test_fine_tuning_without_validation_keeps_the_starting_models_threshold(tiny_set, fast_model, tmp_path):
+@pytest.mark.parametrize("asked, kept", [
+    (None, 0.35),   # a threshold to be chosen on validation, with none to choose it on: the starting model's
+    (0.5, 0.5),     # the recipe's own
+])
+def test_fine_tuning_without_validation_keeps_the_recipes_threshold_else_the_starting_models(
+        tiny_set, fast_model, tmp_path, asked, kept):
     clips = load_aml(tiny_set / "train.pkl")
     tiny = dict(fast=True, epochs_stage1=1, epochs_stage2=1, locator_epochs=1)
     shutil.copytree(fast_model, tmp_path / "first")
     metrics_path = tmp_path / "first" / "metrics.json"
     metrics_path.write_text(json.dumps(dict(json.loads(metrics_path.read_text()), threshold=0.35)))
     two_experts = [c for c in clips if c.dataset == "expert"][:2]  # too few to hold any out
-    tuned = train(two_experts, tmp_path / "tuned", TrainConfig.preset_config("default", pseudo_frames=2, **tiny),
-                  init_dir=tmp_path / "first")
+    config = dataclasses.replace(TrainConfig.preset_config("default", pseudo_frames=2, **tiny), threshold=asked)
+    tuned = train(two_experts, tmp_path / "tuned", config, init_dir=tmp_path / "first")
     assert "stage2" in tuned and not tuned["stage2"]
-    assert tuned["threshold"] == 0.35 and Segmenter.load(tmp_path / "tuned").threshold == 0.35
+    assert tuned["threshold"] == kept and Segmenter.load(tmp_path / "tuned").threshold == kept
     assert any("not checked on clips it did not train on" in w for w in tuned["quality"]["warnings"])
     with open(tmp_path / "tuned" / "history.csv") as f:   # no validation figures rather than a training example's
         assert all(row["val_iou"] == "nan" and row["val_loss"] == "nan" for row in csv.DictReader(f))
@@ -287,13 +293,27 @@ def test_stage_2_changes_every_layer_but_its_frozen_encoder_levels(tiny_set, fas
     assert unchanged == frozen  # bit for bit, batch-norm statistics included
 
 
-def test_the_threshold_chosen_on_validation_is_the_one_saved(tiny_set, fast_model):
-    metrics = json.loads((fast_model / "metrics.json").read_text())
+@pytest.fixture(scope="module")
+def chosen_threshold_model(tiny_set, tmp_path_factory) -> Path:
+    """`mvcore train --fast --choose-threshold` on the tiny set."""
+    from mvcore.cli import main
+
+    folder = tmp_path_factory.mktemp("chosen") / "model"
+    assert main(["train", str(tiny_set / "train.pkl"), "--out", str(folder), "--fast", "--choose-threshold"]) == 0
+    return folder
+
+
+@pytest.mark.parametrize("model, chosen", [("fast_model", False), ("chosen_threshold_model", True)])
+def test_the_saved_threshold_is_the_recipes_or_the_one_chosen_on_validation(tiny_set, request, model, chosen):
+    folder = request.getfixturevalue(model)
+    metrics = json.loads((folder / "metrics.json").read_text())
     clips = {c.name: c for c in load_aml(tiny_set / "train.pkl")}
     validated = [clips[name] for name in metrics["stage2"]["val_videos"]]
     assert validated and not {c.name for c in validated} & set(metrics["train_videos"])
-    segmenter = Segmenter.load(fast_model, PredictConfig(runtime="keras"))  # the network training scored
-    threshold, best = choose_threshold(pipeline_iou(segmenter, validated))
+    segmenter = Segmenter.load(folder, PredictConfig(runtime="keras"))  # the network training scored
+    scores = pipeline_iou(segmenter, validated)
+    threshold, best = choose_threshold(scores) if chosen else (0.5, float(np.median(scores[0.5])))
+    assert segmenter.config.threshold == (None if chosen else 0.5)
     assert metrics["threshold"] == metrics["stage2"]["threshold"] == threshold == segmenter.threshold
     assert metrics["val_iou"] == pytest.approx(best, abs=1e-6)
 

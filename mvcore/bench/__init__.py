@@ -38,6 +38,8 @@ def run(args) -> None:
         raise InputError(f"bench {args.what} takes no variants (only bench ideas and stress do)")
     if args.size and (args.what != "real" or args.events):
         raise InputError("--size is for bench real's frames (not --events, nor other benches)")
+    if args.threshold is not None and (args.what != "real" or args.events):
+        raise InputError("--threshold is for bench real's frames (not --events, nor other benches)")
     if args.what == "locators" and len(args.scale) > 1:
         raise InputError("bench locators trains its draws on one generated set: give one --scale")
     print(header(), flush=True)
@@ -68,7 +70,7 @@ def run(args) -> None:
         if args.events:
             run_real_events(args.model)
         else:
-            run_real(args.model, args.size)
+            run_real(args.model, args.size, args.threshold)
     elif args.what == "locators":
         from .locators import LOCATORS_HEADER, locators
 

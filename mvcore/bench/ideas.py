@@ -18,7 +18,7 @@ def parse_variant(text: str) -> tuple[str, TrainConfig]:
     """'wide=default:base_filters=24,seed=1' -> ('wide', the default recipe with those two fields).
 
     NAME=PRESET[:FIELD=VALUE,...]; values are read as JSON where they parse (numbers, true/false,
-    lists for `offsets`), else as text.
+    null, lists for `offsets`), else as text; `threshold=null` chooses it on the validation videos.
     """
     name, _, recipe = text.partition("=")
     preset, _, fields = recipe.partition(":")
@@ -36,7 +36,8 @@ def parse_variant(text: str) -> tuple[str, TrainConfig]:
             parsed = value
         overrides[key] = tuple(parsed) if isinstance(parsed, list) else parsed
     try:
-        return name, TrainConfig.preset_config(preset, **overrides)
+        config = TrainConfig.preset_config(preset, **overrides)  # which leaves the recipe's value for a null
+        return name, dataclasses.replace(config, **{k: v for k, v in overrides.items() if v is None and k != "fast"})
     except ValueError as err:
         raise InputError(f"'{text}': {err}") from None
 

@@ -139,13 +139,15 @@ def summary(scores: list[FrameScore]) -> dict:
             "crop_scale": float(np.median([s.crop_scale for s in scores]))}
 
 
-def run_real(model_dir: Path | None, size: int | None = None) -> dict[str, dict]:
-    """Print the per-frame table and the summary line of a model folder (bundled if None); with
-    `size`, of the cine at size x size, one summary line for the whole clip and one for its stills.
-    Returns each summary (`summary`) by the words its line starts with ("" without `size`)."""
+def run_real(model_dir: Path | None, size: int | None = None, threshold: float | None = None) -> dict[str, dict]:
+    """Print the per-frame table and the summary line of a model folder (bundled if None), at its
+    own threshold unless one is given; with `size`, of the cine at size x size, one summary line for
+    the whole clip and one for its stills. Returns each summary (`summary`) by the words its line
+    starts with ("" without `size`)."""
+    from ..config import PredictConfig
     from ..predict import Segmenter
 
-    segmenter = Segmenter.load(model_dir)
+    segmenter = Segmenter.load(model_dir, PredictConfig(threshold=threshold))
     if size is None:
         groups = {"": score_real(segmenter, real_clips(), read_marks())}
     else:
@@ -162,8 +164,8 @@ def run_real(model_dir: Path | None, size: int | None = None) -> dict[str, dict]
               f"{s.recall:.3f} | {s.crop_scale:.1f} |")
     results = {what: summary(scores) for what, scores in groups.items()}
     for what, result in results.items():
-        print(f"\n{what}{model_dir or 'bundled model'}: mean IoU {result['mean_iou']:.3f} over {result['frames']} "
-              f"frames, valve found on {result['found']:.0%} (IoU > {FOUND_IOU}), "
+        print(f"\n{what}{model_dir or 'bundled model'} at threshold {segmenter.threshold}: "
+              f"mean IoU {result['mean_iou']:.3f} over {result['frames']} frames, valve found on {result['found']:.0%} (IoU > {FOUND_IOU}), "
               f"crop holds 90% of the marks on {result['crop_holds']:.0%}, "
               f"its side {result['crop_scale']:.1f} times their extent (median); "
               f"precision {result['precision']:.2f}, recall {result['recall']:.2f}")
