@@ -47,7 +47,7 @@ class TrainConfig:
     pseudo_frames: int = 0             # unlabelled frames per expert clip labelled by the stage-1 model for stage 2
     rehearsal: bool = True             # fine-tuning (init) also draws the bundled synthetic set's frames (mvcore.train)
     start: str = "bundled"             # 'bundled': begin from the bundled model's networks where their shape fits; 'scratch'
-    threshold: float | None = 0.5      # probability threshold; None: the one with the best median on the validation videos
+    threshold: float | None = 0.5      # probability threshold; None: the best median on the validation videos
     val_fraction: float = 0.15
     seed: int = 0
     devices: int = 1                   # devices trained on, every process's (set by mvcore.distribute's placement)

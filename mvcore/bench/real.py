@@ -165,7 +165,8 @@ def run_real(model_dir: Path | None, size: int | None = None, threshold: float |
     results = {what: summary(scores) for what, scores in groups.items()}
     for what, result in results.items():
         print(f"\n{what}{model_dir or 'bundled model'} at threshold {segmenter.threshold}: "
-              f"mean IoU {result['mean_iou']:.3f} over {result['frames']} frames, valve found on {result['found']:.0%} (IoU > {FOUND_IOU}), "
+              f"mean IoU {result['mean_iou']:.3f} over {result['frames']} frames, "
+              f"valve found on {result['found']:.0%} (IoU > {FOUND_IOU}), "
               f"crop holds 90% of the marks on {result['crop_holds']:.0%}, "
               f"its side {result['crop_scale']:.1f} times their extent (median); "
               f"precision {result['precision']:.2f}, recall {result['recall']:.2f}")
